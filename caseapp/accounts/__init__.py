@@ -1,0 +1,1 @@
+"""Staff accounts, departments, roles, permissions, login, sessions and key grants."""

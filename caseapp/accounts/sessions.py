@@ -1,0 +1,7 @@
+"""STUB — replaced by the server-side session store."""
+
+from flask.sessions import SecureCookieSessionInterface
+
+
+class ServerSessionInterface(SecureCookieSessionInterface):
+    """Placeholder."""

@@ -1,0 +1,7 @@
+"""STUB."""
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Placeholder."""

@@ -1,0 +1,7 @@
+"""STUB."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Placeholder."""

@@ -1,0 +1,1 @@
+"""Intake, cases, joint investigation, disposition and statistics."""

@@ -1,0 +1,1 @@
+"""Fixed bounty, anonymous claim, two-person approval and the payout ledger."""
