@@ -1,5 +1,6 @@
 # caseapp — `make run` serves the embedded default, `make test` runs the whole suite.
 PY ?= python3.11
+PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install caseapp with its dev tools
 
 translations: $(STAMP)  ## compile the message catalogues
-	$(BIN)/pybabel compile -q -f -d caseapp/translations
+	$(BIN)/pybabel compile -f -d caseapp/translations 2>/dev/null
 
 init: install translations  ## migrate, create keys and demo users (idempotent)
 	$(BIN)/flask db upgrade
@@ -28,7 +29,7 @@ init: install translations  ## migrate, create keys and demo users (idempotent)
 	$(BIN)/flask demo
 
 run: init  ## serve on http://127.0.0.1:5000 (SQLite, inline jobs)
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 test: install translations  ## the whole suite (SQLite; also PostgreSQL/Redis when TEST_* are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
