@@ -15,6 +15,8 @@ def create_app(config: Config | None = None) -> Flask:
     from .accounts.sessions import ServerSessionInterface
     from .audit import views as audit_views
     from .extensions import babel, csrf, db, login_manager, migrate
+    from .rewards import views as rewards_views
+    from .cases import views as cases_views
     from .tips import views as tips_views
 
     cfg = config or Config.from_env()
@@ -53,6 +55,8 @@ def create_app(config: Config | None = None) -> Flask:
     accounts_views.init_app(app)
     audit_views.init_app(app)
     tips_views.init_app(app)
+    cases_views.init_app(app)
+    rewards_views.init_app(app)
     cli.init_app(app)
 
     @app.errorhandler(HTTPException)

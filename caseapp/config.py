@@ -34,6 +34,45 @@ class Config:
     job_retry_intervals: tuple[int, ...] = (10, 60, 300)
     rq_queue: str = "caseapp"
     proxy_fix: bool = False
+    # -- tip portal (caseapp/tips, docs/portal.md) --------------------------------------
+    intake_department: str = "health"
+    upload_dir: Path | None = None  # encrypted upload store; default instance/uploads
+    regions_file: Path | None = None  # JSON region tree; default caseapp/tips/regions.json
+    portal_max_file_bytes: int = 20 * 1024 * 1024
+    portal_max_files: int = 5
+    portal_max_image_pixels: int = 25_000_000
+    portal_spool_memory_bytes: int = 256 * 1024
+    portal_spool_dir: Path | None = None  # where spilled (encrypted) uploads go; default TMPDIR
+    portal_session_idle_minutes: int = 15
+    portal_min_fill_seconds: int = 4
+    portal_form_max_age_hours: int = 24
+    portal_resubmit_window_minutes: int = 10
+    portal_submit_limit: str = "10 per minute;40 per hour"
+    portal_followup_limit: str = "20 per minute;120 per hour"
+    portal_global_limit: str = "600 per minute"
+    portal_receipt_free_failures: int = 3
+    portal_receipt_max_delay_seconds: int = 300
+    portal_receipt_failure_window_minutes: int = 60
+    portal_client_hops: int = 0  # trusted proxies in X-Forwarded-For, for rate limiting only
+    # -- rewards (caseapp/rewards) -------------------------------------------------------
+    bounty_amount_cny: int = 10000  # the fixed bounty, copied onto a reward when it is eligible
+    reward_currency: str = "CNY"
+    reward_claim_days: int = 90  # claim window after eligibility; then the reward expires
+    reward_reminder_days: int = 14  # the portal warns when fewer days than this are left
+    reward_excluded_roles: tuple[str, ...] = (  # tips from staff holding these roles earn none
+        "admin", "investigator", "dept_lead", "finance_officer", "finance_approver",
+        "supervisor", "auditor")
+    finance_department: str = "finance"  # code of the department whose key opens claims
+    reward_offices: tuple[str, ...] = ("财政局举报奖励兑付窗口",)  # in-person collection offices
+    reward_expiry_every_seconds: int = 3600  # how often the expiry sweep runs
+
+    # -- case workflow (caseapp/cases) -------------------------------------------------
+    ack_days: int = 3  # a new tip should be acknowledged (opened by intake) within this
+    decision_days: int = 10  # and have a first intake decision within this
+    case_days: int = 90  # target from opening a case to closing it (sets Case.due_on)
+    case_upload_dir: Path | None = None  # encrypted evidence store; default instance/uploads/cases
+    escalation_every_seconds: int = 3600  # how often overdue tips are escalated
+    stats_refresh_seconds: int = 600  # how often the statistics roll-up is rebuilt
 
     @property
     def keys_dir(self) -> Path:

@@ -101,9 +101,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            render_as_batch=True,
-            compare_type=True,
-            **conf_args
+            **{"render_as_batch": True, "compare_type": True, **conf_args}
         )
 
         with context.begin_transaction():

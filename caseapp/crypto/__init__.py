@@ -21,6 +21,7 @@ from .keyring import (
     wrap_user_key,
 )
 from .keystore import KeyStore, read_escrow_file, write_escrow_file
+from .portal import client_tag, receipt_from_token, token_digest
 from .primitives import (
     blind_index,
     constant_time_equal,
@@ -33,6 +34,7 @@ from .primitives import (
     unwrap_key,
     wrap_key,
 )
+from .spool import EncryptedSpool
 from .stream import StreamEncryptor, decrypt_chunks, decrypt_stream, encrypt_stream
 
 __all__ = [
@@ -46,4 +48,5 @@ __all__ = [
     "blind_index", "constant_time_equal", "decrypt_field", "decrypt_text", "encrypt_field",
     "normalise", "random_key", "sha256_hex", "unwrap_key", "wrap_key",
     "StreamEncryptor", "decrypt_chunks", "decrypt_stream", "encrypt_stream",
+    "EncryptedSpool", "client_tag", "receipt_from_token", "token_digest",
 ]

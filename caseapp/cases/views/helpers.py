@@ -1,0 +1,91 @@
+"""What every case view shares: the current user and keyring, loading a case, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.wrappers import Response
+
+from ...accounts.keys import Keyring, current_keyring
+from ...crypto import DecryptionError, KeyUnavailable
+from ...extensions import db
+from ...tips.errors import TipNotReadable
+from ..errors import CaseClosed, IllegalTransition, InvalidInput, NotAllowed, NotOnCase
+from ..models import Case
+from ..workflow import load_case
+from . import bp, labels
+
+
+def me() -> Any:
+    """The logged-in user (the object, not the proxy)."""
+    return current_user._get_current_object()
+
+
+def ring() -> Keyring:
+    """The keyring of this request."""
+    return current_keyring()
+
+
+def case_or_404(case_id: int) -> tuple[Case, str]:
+    """The case and the user's role on it; 404 when the department is not on it."""
+    from ..common import membership
+
+    case = load_case(case_id, me())
+    return case, membership(case.id, me()) or ""
+
+
+def back_to_case(case_id: int, anchor: str | None = None) -> Response:
+    """Redirect (303) to a case page section."""
+    return redirect(url_for("cases.case_detail", case_id=case_id, _anchor=anchor), 303)
+
+
+def _not_found(_exc: Exception) -> tuple[str, int]:
+    db.session.rollback()
+    return render_template("error.html", error=NotFound()), 404
+
+
+def _forbidden(_exc: Exception) -> tuple[str, int]:
+    db.session.rollback()
+    return render_template("error.html", error=Forbidden()), 403
+
+
+def _refused(exc: Exception) -> Response:
+    """Domain refusals: roll back, say why, go back to where the form was."""
+    db.session.rollback()
+    if isinstance(exc, CaseClosed):
+        flash(_("The case is closed and read-only. Reopen it first."), "error")
+    elif isinstance(exc, IllegalTransition):
+        flash(_("This step is not possible in the current state (%(state)s).",
+                state=exc.current), "error")
+    else:
+        flash(_("Please check the form: %(what)s.", what=str(exc)), "error")
+    args = request.view_args or {}
+    if "case_id" in args:
+        return back_to_case(int(args["case_id"]))
+    if "tip_id" in args:
+        return redirect(url_for("cases.intake_tip", tip_id=int(args["tip_id"])), 303)
+    return redirect(url_for("cases.intake_queue"), 303)
+
+
+def install(bp: Blueprint) -> None:
+    """Error handlers of the blueprint and template helpers (once, at import)."""
+    missing: tuple[type[Exception], ...] = (NotOnCase, KeyUnavailable, TipNotReadable,
+                                             DecryptionError)
+    for exc in missing:
+        bp.register_error_handler(exc, _not_found)
+    bp.register_error_handler(NotAllowed, _forbidden)
+    refused: tuple[type[Exception], ...] = (CaseClosed, IllegalTransition, InvalidInput)
+    for kind in refused:
+        bp.register_error_handler(kind, _refused)
+
+    @bp.app_context_processor
+    def _helpers() -> dict[str, Any]:
+        return {"label": labels.label, "district_name": labels.district,
+                "department_name": labels.department_name}
+
+
+install(bp)

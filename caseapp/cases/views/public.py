@@ -1,0 +1,18 @@
+"""The portal's "cases handled" page: anonymised outcomes only (no names, no references)."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+
+from ...accounts.permissions import public
+from ..disposition import public_outcomes
+from . import public_bp
+
+
+@public_bp.get("/cases-handled")
+@public
+def cases_handled() -> str:
+    """Published outcomes, newest first."""
+    page = max(1, request.args.get("page", 1, type=int))
+    rows, total = public_outcomes(page)
+    return render_template("cases/public_outcomes.html", rows=rows, total=total, page=page)

@@ -1,0 +1,147 @@
+"""Incoming files: an encrypting spool for every form upload, limits, and the upload store.
+
+`PortalRequest` is the app's request class. Its stream factory hands Werkzeug an
+`EncryptedSpool` for each file part, so what Werkzeug would spool to a temporary file is
+ciphertext under a throw-away key. On portal endpoints it also enforces the limits while
+the body streams in: the whole request may not exceed `portal_max_request_bytes` (checked
+against Content-Length before anything is read, and counted when there is none), each file
+may not exceed `portal_max_file_bytes` (the rest of an oversized file is dropped and the
+form re-rendered with a message), and only `portal_max_files` files are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from flask import Request, current_app, has_app_context
+
+from ..config import Config
+from ..crypto import EncryptedSpool, decrypt_chunks, encrypt_stream
+
+PORTAL_BLUEPRINTS = ("tips", "tips_staff")
+FIELDS_ALLOWANCE = 1024 * 1024  # room for the text fields and multipart framing
+
+
+def max_request_bytes(cfg: Config) -> int:
+    """Largest acceptable portal request: all files at their limit plus the text fields."""
+    return cfg.portal_max_files * cfg.portal_max_file_bytes + FIELDS_ALLOWANCE
+
+
+class PortalRequest(Request):
+    """Request whose uploaded files are spooled encrypted, with the portal's limits."""
+
+    _caseapp_file_parts = 0
+
+    def _cfg(self) -> Config | None:
+        return current_app.config.get("CASEAPP") if has_app_context() else None
+
+    def _is_portal(self) -> bool:
+        return self.blueprint in PORTAL_BLUEPRINTS
+
+    @property
+    def max_content_length(self) -> int | None:
+        """The portal's total limit on portal endpoints; the app default elsewhere."""
+        cfg = self._cfg()
+        if cfg is not None and self._is_portal():
+            return max_request_bytes(cfg)
+        return super().max_content_length
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None,
+                         content_length: int | None = None) -> IO[bytes]:
+        """An encrypting spool for each file part (limits apply on portal endpoints)."""
+        cfg = self._cfg()
+        memory = cfg.portal_spool_memory_bytes if cfg else 256 * 1024
+        tmp_dir = cfg.portal_spool_dir if cfg else None
+        if not filename:  # an empty file input
+            return EncryptedSpool(max_memory=memory, max_size=0, tmp_dir=tmp_dir)  # type: ignore[return-value]
+        if cfg is None or not self._is_portal():
+            return EncryptedSpool(max_memory=memory, tmp_dir=tmp_dir)  # type: ignore[return-value]
+        self._caseapp_file_parts += 1
+        refused = "count" if self._caseapp_file_parts > cfg.portal_max_files else None
+        return EncryptedSpool(max_memory=memory, max_size=cfg.portal_max_file_bytes,  # type: ignore[return-value]
+                              tmp_dir=tmp_dir, refused=refused)
+
+
+@dataclass
+class UploadedFile:
+    """A file handed to the service: its name as sent and a readable stream."""
+
+    filename: str
+    stream: Any  # EncryptedSpool or any binary file object
+    oversize: bool = False
+    refused_count: bool = False
+
+    @classmethod
+    def from_storage(cls, storage: Any) -> UploadedFile:
+        """Wrap a Werkzeug FileStorage whose stream may be an EncryptedSpool."""
+        stream = storage.stream
+        return cls(filename=storage.filename or "", stream=stream,
+                   oversize=bool(getattr(stream, "oversize", False)),
+                   refused_count=getattr(stream, "refused", None) == "count")
+
+
+def files_from_request(storages: Iterable[Any]) -> list[UploadedFile]:
+    """The non-empty files of a request, in the order they were sent."""
+    return [UploadedFile.from_storage(s) for s in storages if s and s.filename]
+
+
+class UploadStore:
+    """A directory of ciphertext files named by random ids (no names, no types, no dates)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def for_app(cls) -> UploadStore:
+        """The store configured for the current app."""
+        cfg: Config = current_app.config["CASEAPP"]
+        return cls(cfg.upload_dir or cfg.instance_path / "uploads" / "tips")
+
+    @staticmethod
+    def new_name() -> str:
+        """A fresh random stored name."""
+        return secrets.token_hex(16)
+
+    def path(self, name: str) -> Path:
+        """Where a stored file lives (names are hex; anything else is refused)."""
+        if not name or any(c not in "0123456789abcdef" for c in name):
+            raise ValueError("bad stored name")
+        return self.root / name
+
+    def write(self, name: str, key: bytes, aad: str, source: BinaryIO) -> int:
+        """Encrypt `source` chunk by chunk into the store; returns plaintext bytes."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.path(name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as sink:
+            total = encrypt_stream(key, source, sink, aad)
+            sink.flush()
+            os.fsync(sink.fileno())
+        return total
+
+    def read_chunks(self, name: str, key: bytes, aad: str) -> Iterable[bytes]:
+        """Yield the plaintext of a stored file (DecryptionError on tampering)."""
+        with self.path(name).open("rb") as source:
+            yield from decrypt_chunks(key, source, aad)
+
+    def delete(self, name: str) -> None:
+        """Remove a stored file if it exists."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path(name).unlink()
+
+    def names(self) -> list[str]:
+        """Every stored name (for the orphan purge)."""
+        if not self.root.exists():
+            return []
+        return [p.name for p in self.root.iterdir() if p.is_file()]
