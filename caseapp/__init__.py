@@ -14,9 +14,9 @@ def create_app(config: Config | None = None) -> Flask:
     from .accounts import views as accounts_views
     from .accounts.sessions import ServerSessionInterface
     from .audit import views as audit_views
+    from .cases import views as cases_views
     from .extensions import babel, csrf, db, login_manager, migrate
     from .rewards import views as rewards_views
-    from .cases import views as cases_views
     from .tips import views as tips_views
 
     cfg = config or Config.from_env()

@@ -34,9 +34,9 @@ def _remember_lang() -> None:
     """A logged-in staff member's choice is kept in their server-side session."""
     g.locale = select_locale()
     asked = request.args.get("lang")
-    if asked and session.get("_user_id") and session.get("lang") != asked:
-        if asked in current_app.config["CASEAPP"].locales:
-            session["lang"] = asked
+    locales = current_app.config["CASEAPP"].locales
+    if asked in locales and session.get("_user_id") and session.get("lang") != asked:
+        session["lang"] = asked
 
 
 def lang_url(lang: str) -> str:

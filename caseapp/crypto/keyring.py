@@ -11,7 +11,6 @@ import os
 import secrets
 from dataclasses import asdict, dataclass
 
-from .errors import DecryptionError
 from .hybrid import PRIVATE_BYTES, PrivateKey, PublicKey, keypair_from_seed, seal, unseal
 from .primitives import argon2id, decrypt_field, encrypt_field, hkdf
 

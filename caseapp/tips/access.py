@@ -8,7 +8,7 @@ case key once the tip joins a case. Messages and files are encrypted under the t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -132,18 +132,16 @@ def add_tipster_message(tip: Tip, tip_key: bytes, body: str,
 
 
 # -- staff -------------------------------------------------------------------------
-def open_tip_key(tip: Tip, keyring: Any, case_keys: Mapping[int, bytes] | None = None) -> bytes:
-    """The tip key via a case key, the department symmetric wrap, or the department seal.
+def open_tip_key(tip: Tip, keyring: Any) -> bytes:
+    """The tip key via the department symmetric wrap or the department seal.
+
+    Case members open tips through `caseapp.cases.tipkeys.case_tip_keys` instead.
 
     `keyring` is `caseapp.accounts.keys.current_keyring()`; the first time a department
     opens a tip through its (slow) HPKE seal, a symmetric wrap is added so later list pages
     only do AES. Raises TipNotReadable when nothing the caller holds opens the tip.
     """
     wraps = db.session.scalars(select(TipKeyWrap).where(TipKeyWrap.tip_id == tip.id)).all()
-    for wrap in wraps:
-        if wrap.holder_kind == HolderKind.CASE and case_keys and int(wrap.holder_id) in case_keys:
-            return unwrap_key(case_keys[int(wrap.holder_id)], wrap.wrapped,
-                              key_aad(tip.id, "case", wrap.holder_id))
     for wrap in wraps:
         if wrap.holder_kind == HolderKind.DEPARTMENT_SYM:
             try:
@@ -175,12 +173,11 @@ def _add_symmetric_wrap(tip_id: int, dept_id: int, tip_key: bytes, sym: bytes) -
         db.session.flush()
 
 
-def staff_open_tip(tip: Tip, keyring: Any, actor: Any,
-                   case_keys: Mapping[int, bytes] | None = None) -> TipContent:
+def staff_open_tip(tip: Tip, keyring: Any, actor: Any) -> TipContent:
     """Open a tip for a staff member and write the opening to the audit log (caller commits)."""
     from ..audit.service import record
 
-    content = open_content(tip, open_tip_key(tip, keyring, case_keys))
+    content = open_content(tip, open_tip_key(tip, keyring))
     record("tip.opened", actor=actor, object_type="tip", object_id=tip.id)
     return content
 
@@ -193,22 +190,6 @@ def post_staff_message(tip: Tip, tip_key: bytes, staff_user: Any, body: str,
     record("tip.message_posted", actor=staff_user, object_type="tip", object_id=tip.id)
     return _add_message(tip, tip_key, "staff", getattr(staff_user, "id", None), body,
                         files or [])
-
-
-def wrap_tip_key_for_case(tip: Tip, tip_key: bytes, case_id: int, case_key: bytes) -> TipKeyWrap:
-    """Let a case's departments open the tip: wrap the tip key under the case key (flushes)."""
-    existing = db.session.scalar(select(TipKeyWrap).where(
-        TipKeyWrap.tip_id == tip.id, TipKeyWrap.holder_kind == HolderKind.CASE.value,
-        TipKeyWrap.holder_id == str(case_id)))
-    wrapped = wrap_key(case_key, tip_key, key_aad(tip.id, "case", case_id))
-    if existing is not None:
-        existing.wrapped = wrapped
-        return existing
-    row = TipKeyWrap(tip_id=tip.id, holder_kind=HolderKind.CASE.value, holder_id=str(case_id),
-                     wrapped=wrapped)
-    db.session.add(row)
-    db.session.flush()
-    return row
 
 
 def related_tip_ids(kind: str, value: str, exclude: int | None = None) -> list[int]:
