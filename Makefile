@@ -32,7 +32,7 @@ run: init  ## serve on http://127.0.0.1:5000 (SQLite, inline jobs)
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 test: install translations  ## the whole suite (SQLite; also PostgreSQL/Redis when TEST_* are set)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: install  ## ruff + mypy
 	$(BIN)/ruff check caseapp tests bench

@@ -17,8 +17,41 @@ from caseapp.config import Config
 from caseapp.crypto import KdfParams
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1" … under pytest -n
+
+
+def _per_worker_pg(url: str | None) -> str | None:
+    """Each xdist worker gets its own PostgreSQL database (created on demand)."""
+    if not url or not WORKER:
+        return url
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{WORKER}"
+    try:
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.execute(text("select 1 from pg_database where datname = :n"),
+                                {"n": name}).first():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except Exception:  # noqa: S110 - reported by _check_pg on first use
+        pass
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _per_worker_redis(url: str | None) -> str | None:
+    """Each xdist worker gets its own Redis database number."""
+    if not url or not WORKER:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{1 + int(WORKER.removeprefix('gw') or 0)}"))
+
+
+PG_URL = _per_worker_pg(os.environ.get("TEST_DATABASE_URL"))
+REDIS_URL = _per_worker_redis(os.environ.get("TEST_REDIS_URL"))
 FAST_KDF = KdfParams(1, 1024, 1)
 
 if IN_CI and not PG_URL:
@@ -99,6 +132,8 @@ def config(tmp_path: Path, backend: str) -> Config:
         testing=True,
         password_kdf=FAST_KDF,
         receipt_kdf=FAST_KDF,
+        # Tests read the English source strings; tests/test_i18n.py checks the zh_CN default.
+        default_locale="en",
     )
 
 

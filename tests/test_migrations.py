@@ -15,10 +15,10 @@ from sqlalchemy.engine import make_url
 from caseapp import create_app
 from caseapp.config import Config
 from caseapp.extensions import db
-from tests.conftest import IN_CI, PG_URL
+from tests.conftest import IN_CI, PG_URL, WORKER
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-MIGRATION_DB = "caseapp_migrations_test"
+MIGRATION_DB = f"caseapp_migrations_test{WORKER}"
 
 
 @pytest.fixture(params=BACKENDS)
