@@ -63,4 +63,4 @@ def test_make_run_serves_portal_and_login(tmp_path: Path) -> None:
                             timeout=240)
     assert second.returncode == 0, second.stdout + second.stderr
     assert (tmp_path / "instance" / "keys" / "installation.json").read_bytes() == keys
-    assert "exist" in (second.stdout + second.stderr).lower()
+    assert "already present" in (second.stdout + second.stderr).lower()
