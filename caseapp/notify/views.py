@@ -33,6 +33,8 @@ def target_url(object_type: str, object_id: str) -> str | None:
         return url_for("cases.case_detail", case_id=int(object_id))
     if object_type == "tip":
         return url_for("cases.intake_tip", tip_id=int(object_id))
+    if object_type == "reward":
+        return url_for("rewards.detail", reward_id=int(object_id))
     return None
 
 

@@ -70,6 +70,7 @@ def test_closed_substantiated_tells_about_reward(app, client, intake):
     assert content.tip.status == "closed"
     page = client.get("/follow-up/tip").get_data(as_text=True)
     assert "Closed." in page and "A reward is available" in page
+    assert 'href="/follow-up/reward' in page  # the way to the claim
 
 
 def access_open(app, receipt):
