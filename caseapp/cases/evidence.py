@@ -8,7 +8,6 @@ fresh re-computation, in the integrity export.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from .. import clock
 from ..crypto import random_key, unwrap_key, wrap_key
 from ..extensions import db
+from ..hashing import HashingReader
 from ..tips.uploads import UploadStore
 from .common import (
     audit,
@@ -36,27 +36,6 @@ from .keys import open_case_key
 from .models import Case, Evidence
 
 MAX_NAME = 200
-
-
-class _Hashing(io.RawIOBase):
-    """A readable wrapper hashing and counting what passes through."""
-
-    def __init__(self, source: IO[bytes]) -> None:
-        super().__init__()
-        self.source = source
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def readable(self) -> bool:
-        """Always readable."""
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Read, hash and count."""
-        data = self.source.read(-1 if size is None else size)
-        self.digest.update(data)
-        self.size += len(data)
-        return data
 
 
 @dataclass(frozen=True)
@@ -101,7 +80,7 @@ def add_evidence(case: Case, keyring: Any, actor: Any, filename: str, mime: str,
     try:
         db.session.add(row)
         db.session.flush()
-        hashing = _Hashing(source)
+        hashing = HashingReader(source)
         files.write(name, file_key, _aad(case.id, row.id, "data"), hashing)  # type: ignore[arg-type]
         if hashing.size == 0:
             raise InvalidInput("empty file")

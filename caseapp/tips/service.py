@@ -9,7 +9,6 @@ intake department, the tipster key (derived from the receipt) and the escrow key
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -40,6 +39,7 @@ from ..crypto import (
     wrap_key,
 )
 from ..extensions import db
+from ..hashing import HashingReader
 from ..keys import keystore
 from . import filetypes, scrub
 from .errors import DuplicateSubmission, FileProblem, FilesRefused, InvalidTip, StorageFailed
@@ -198,25 +198,6 @@ def check_files(files: list[UploadedFile], cfg: Config) -> list[filetypes.FileTy
     return types
 
 
-class _Hashing(io.RawIOBase):
-    """Wrap a readable stream, hashing and counting what passes through."""
-
-    def __init__(self, source: IO[bytes]) -> None:
-        super().__init__()
-        self.source = source
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = self.source.read(-1 if size is None else size)
-        self.digest.update(data)
-        self.size += len(data)
-        return data
-
-
 def store_file(tip: Tip, tip_key: bytes, upload: UploadedFile, ftype: filetypes.FileType,
                store: UploadStore, cfg: Config, written: list[str],
                message_id: int | None = None) -> tuple[TipFile, StoredFile]:
@@ -232,7 +213,7 @@ def store_file(tip: Tip, tip_key: bytes, upload: UploadedFile, ftype: filetypes.
         ftype, scrubbed = cleaned.ftype, cleaned.scrubbed
     else:
         source, scrubbed = upload.stream, False
-    hashing = _Hashing(source)
+    hashing = HashingReader(source)
     name = store.new_name()
     file_key = random_key()
     written.append(name)
