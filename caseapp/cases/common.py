@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from flask import current_app
 from sqlalchemy import select
@@ -112,3 +113,21 @@ def commit_for_display() -> None:
         session.commit()
     finally:
         session.expire_on_commit = keep
+
+
+RowT = TypeVar("RowT")
+
+
+@dataclass
+class Page(Generic[RowT]):
+    """One page of a staff list (queue, cases, tasks)."""
+
+    rows: list[RowT]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """Number of pages."""
+        return max(1, -(-self.total // self.per_page))

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..tips.access import TipContent, open_content
 from ..tips.models import HolderKind, Status, Tip, TipKeyWrap, TipMessage
 from ..tips.service import content_aad, key_aad
-from .common import cfg, commit_for_display, opened
+from .common import Page, cfg, commit_for_display, opened
 from .models import TipIntake
 from .subjects import related_counts
 from .tipkeys import intake_tip_key
@@ -37,21 +37,6 @@ class QueueRow:
     replied: bool
     place: str | None = None
     summary: str | None = None
-
-
-@dataclass
-class QueuePage:
-    """A page of the queue."""
-
-    rows: list[QueueRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        """Number of pages."""
-        return max(1, -(-self.total // self.per_page))
 
 
 def deadlines(submitted_on: date) -> tuple[date, date]:
@@ -119,7 +104,7 @@ def _replied(rows: list[tuple[Tip, TipIntake | None]]) -> set[int]:
 
 
 def queue(keyring: Any, actor: Any, *, page: int = 1, per_page: int = 50,
-          decrypt: bool = True, status: str | None = None) -> QueuePage:
+          decrypt: bool = True, status: str | None = None) -> Page[QueueRow]:
     """A page of the intake queue, oldest first; with `decrypt`, summaries are opened."""
     statuses = [status] if status in QUEUE_STATUSES else list(QUEUE_STATUSES)
     total = int(db.session.scalar(select(func.count()).select_from(Tip).where(
@@ -154,7 +139,7 @@ def queue(keyring: Any, actor: Any, *, page: int = 1, per_page: int = 50,
         if keys:
             opened("tip", None, actor, "intake_queue", ids=sorted(keys))
             commit_for_display()
-    return QueuePage(rows, total, page, per_page)
+    return Page(rows, total, page, per_page)
 
 
 def intake_row(tip_id: int) -> TipIntake:

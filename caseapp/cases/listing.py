@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from .. import clock
 from ..crypto import DecryptionError
 from ..extensions import db
-from .common import commit_for_display, header_aad, open_json, opened, row_aad
+from .common import Page, commit_for_display, header_aad, open_json, opened, row_aad
 from .keys import open_case_keys
 from .models import Case, CaseDepartment, CaseStatus, Task, TaskStatus
 
@@ -31,27 +31,12 @@ class CaseRow:
     summary: str | None = None
 
 
-@dataclass
-class CasePage:
-    """A page of cases."""
-
-    rows: list[CaseRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        """Number of pages."""
-        return max(1, -(-self.total // self.per_page))
-
-
 def case_list(keyring: Any, actor: Any, *, page: int = 1, per_page: int = 50,
-              status: str | None = None, decrypt: bool = True) -> CasePage:
+              status: str | None = None, decrypt: bool = True) -> Page[CaseRow]:
     """Cases the actor's department is on, most recently changed first."""
     dept_id = getattr(actor, "department_id", None)
     if dept_id is None:
-        return CasePage([], 0, 1, per_page)
+        return Page([], 0, 1, per_page)
     where = [CaseDepartment.department_id == dept_id]
     if status in CaseStatus._value2member_map_:
         where.append(Case.status == status)
@@ -77,7 +62,7 @@ def case_list(keyring: Any, actor: Any, *, page: int = 1, per_page: int = 50,
         decrypt_headers(rows, keyring)
         opened("case", None, actor, "case_list", ids=[r.case.id for r in rows])
         commit_for_display()
-    return CasePage(rows, total, page, per_page)
+    return Page(rows, total, page, per_page)
 
 
 def decrypt_headers(rows: list[CaseRow], keyring: Any) -> None:
