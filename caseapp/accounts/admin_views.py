@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..extensions import db
 from . import service
+from .current import current_staff as _me
 from .errors import AccountError, InvalidInput, NotAllowed, PasswordPolicyError
 from .forms import (
     ROLE_LABELS,
@@ -26,9 +26,6 @@ from .permissions import Permission, require
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
 
 
-def _me() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def _lang() -> str:

@@ -26,6 +26,7 @@ from ..audit.service import record
 from ..crypto import DecryptionError, KeyUnavailable, PrivateKey
 from ..extensions import db, login_manager
 from . import keys, service, totp
+from .current import current_staff as _me
 from .errors import (
     AccountLocked,
     InvalidTotp,
@@ -52,9 +53,6 @@ def _session() -> CaseappSession:
     return session
 
 
-def _me() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def safe_next(target: str | None) -> str | None:

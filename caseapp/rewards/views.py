@@ -18,11 +18,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import clock
+from ..accounts.current import current_staff as _me
 from ..accounts.keys import current_keyring
 from ..accounts.models import User
 from ..accounts.nav import add_nav
@@ -49,9 +49,6 @@ from .validation import mask_account, mask_id_number
 bp = Blueprint("rewards", __name__, url_prefix="/staff/rewards")
 
 
-def _me() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def _reward(reward_id: int) -> Reward:

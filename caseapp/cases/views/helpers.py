@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from werkzeug.exceptions import Forbidden, NotFound
 from werkzeug.wrappers import Response
 
+from ...accounts.current import current_staff as me
 from ...accounts.keys import Keyring, current_keyring
 from ...crypto import DecryptionError, KeyUnavailable
 from ...extensions import db
@@ -18,11 +18,6 @@ from ..errors import CaseClosed, IllegalTransition, InvalidInput, NotAllowed, No
 from ..models import Case
 from ..workflow import load_case
 from . import bp, labels
-
-
-def me() -> Any:
-    """The logged-in user (the object, not the proxy)."""
-    return current_user._get_current_object()
 
 
 def ring() -> Keyring:
