@@ -8,13 +8,79 @@ Create Date: 2026-11-23 11:20:29.477712
 from alembic import op
 import sqlalchemy as sa
 
-from caseapp.audit.models import PG_TRIGGER_DROP_SQL, PG_TRIGGER_SQL
-from caseapp.rewards.models import (
-    PG_LEDGER_TRIGGER_DROP_SQL,
-    PG_LEDGER_TRIGGER_SQL,
-    SQLITE_LEDGER_TRIGGER_DROP_SQL,
-    SQLITE_LEDGER_TRIGGER_SQL,
-)
+# Trigger SQL frozen as it was at this revision (the models may change later).
+PG_TRIGGER_SQL = ('\n'
+ 'CREATE OR REPLACE FUNCTION audit_entries_append_only() RETURNS trigger\n'
+ 'LANGUAGE plpgsql AS $$\n'
+ 'BEGIN\n'
+ '  RAISE EXCEPTION USING\n'
+ "    MESSAGE = 'audit_entries is append-only: ' || TG_OP || ' refused',\n"
+ "    ERRCODE = 'insufficient_privilege';\n"
+ 'END;\n'
+ '$$\n',
+ '\n'
+ 'CREATE TRIGGER audit_entries_no_update_delete\n'
+ 'BEFORE UPDATE OR DELETE ON audit_entries\n'
+ 'FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()\n',
+ '\n'
+ 'CREATE TRIGGER audit_entries_no_truncate\n'
+ 'BEFORE TRUNCATE ON audit_entries\n'
+ 'FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only()\n',
+ '\n'
+ 'CREATE OR REPLACE FUNCTION audit_head_forward_only() RETURNS trigger\n'
+ 'LANGUAGE plpgsql AS $$\n'
+ 'BEGIN\n'
+ "  IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.seq = OLD.seq + 1 THEN\n"
+ '    RETURN NEW;\n'
+ '  END IF;\n'
+ '  RAISE EXCEPTION USING\n'
+ "    MESSAGE = 'audit_head only moves forward: ' || TG_OP || ' refused',\n"
+ "    ERRCODE = 'insufficient_privilege';\n"
+ 'END;\n'
+ '$$\n',
+ '\n'
+ 'CREATE TRIGGER audit_head_forward_only\n'
+ 'BEFORE UPDATE OR DELETE ON audit_head\n'
+ 'FOR EACH ROW EXECUTE FUNCTION audit_head_forward_only()\n',
+ '\n'
+ 'CREATE TRIGGER audit_head_no_truncate\n'
+ 'BEFORE TRUNCATE ON audit_head\n'
+ 'FOR EACH STATEMENT EXECUTE FUNCTION audit_head_forward_only()\n')
+PG_TRIGGER_DROP_SQL = ('DROP TRIGGER IF EXISTS audit_head_no_truncate ON audit_head',
+ 'DROP TRIGGER IF EXISTS audit_head_forward_only ON audit_head',
+ 'DROP FUNCTION IF EXISTS audit_head_forward_only()',
+ 'DROP TRIGGER IF EXISTS audit_entries_no_truncate ON audit_entries',
+ 'DROP TRIGGER IF EXISTS audit_entries_no_update_delete ON audit_entries',
+ 'DROP FUNCTION IF EXISTS audit_entries_append_only()')
+PG_LEDGER_TRIGGER_SQL = ('\n'
+ 'CREATE OR REPLACE FUNCTION payout_ledger_append_only() RETURNS trigger\n'
+ 'LANGUAGE plpgsql AS $$\n'
+ 'BEGIN\n'
+ '  RAISE EXCEPTION USING\n'
+ "    MESSAGE = 'payout_ledger is append-only: ' || TG_OP || ' refused',\n"
+ "    ERRCODE = 'insufficient_privilege';\n"
+ 'END;\n'
+ '$$\n',
+ '\n'
+ 'CREATE TRIGGER payout_ledger_no_update_delete\n'
+ 'BEFORE UPDATE OR DELETE ON payout_ledger\n'
+ 'FOR EACH ROW EXECUTE FUNCTION payout_ledger_append_only()\n',
+ '\n'
+ 'CREATE TRIGGER payout_ledger_no_truncate\n'
+ 'BEFORE TRUNCATE ON payout_ledger\n'
+ 'FOR EACH STATEMENT EXECUTE FUNCTION payout_ledger_append_only()\n')
+PG_LEDGER_TRIGGER_DROP_SQL = ('DROP TRIGGER IF EXISTS payout_ledger_no_truncate ON payout_ledger',
+ 'DROP TRIGGER IF EXISTS payout_ledger_no_update_delete ON payout_ledger',
+ 'DROP FUNCTION IF EXISTS payout_ledger_append_only()')
+SQLITE_LEDGER_TRIGGER_SQL = ('\n'
+ 'CREATE TRIGGER IF NOT EXISTS payout_ledger_no_update\n'
+ 'BEFORE UPDATE ON payout_ledger\n'
+ "BEGIN SELECT RAISE(ABORT, 'payout_ledger is append-only: UPDATE refused'); END\n",
+ '\n'
+ 'CREATE TRIGGER IF NOT EXISTS payout_ledger_no_delete\n'
+ 'BEFORE DELETE ON payout_ledger\n'
+ "BEGIN SELECT RAISE(ABORT, 'payout_ledger is append-only: DELETE refused'); END\n")
+SQLITE_LEDGER_TRIGGER_DROP_SQL = ('DROP TRIGGER IF EXISTS payout_ledger_no_delete', 'DROP TRIGGER IF EXISTS payout_ledger_no_update')
 
 
 def _triggers(pg: tuple[str, ...], sqlite: tuple[str, ...]) -> None:
