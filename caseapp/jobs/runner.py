@@ -48,10 +48,25 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__module__}.{type(exc).__qualname__}{where}"[:300]
 
 
+class JobFailed(Exception):  # noqa: N818 - what rq shows as the failure
+    """A job raised; carries only `describe_error` of it (rq stores and logs this, no cause)."""
+
+
 def run_outbox_job(outbox_id: int) -> None:
-    """Run outbox row `outbox_id` once, in a fresh app context; a finished job is skipped."""
+    """Run outbox row `outbox_id` once, in a fresh app context; a finished job is skipped.
+
+    Whatever the job raises is replaced by a content-free `JobFailed`, raised outside the
+    handler (no chained cause), so rq's stored exc_info, its logs and webhooks never see an
+    exception message that might quote tip content.
+    """
+    error: str | None = None
     with get_app().app_context():
-        _run(int(outbox_id))
+        try:
+            _run(int(outbox_id))
+        except Exception as exc:
+            error = describe_error(exc)
+    if error is not None:
+        raise JobFailed(error)
 
 
 def _run(outbox_id: int) -> None:

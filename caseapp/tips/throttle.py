@@ -50,9 +50,16 @@ def _redis(app: Flask) -> Any | None:
     if conn is None:
         import redis
 
-        conn = redis.Redis.from_url(cfg.redis_url)
+        conn = redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=1, socket_timeout=2)
         app.extensions["tips_redis"] = conn
     return conn
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    """What a Redis outage raises (the portal then falls back to this process's memory)."""
+    from redis.exceptions import RedisError
+
+    return (RedisError,)
 
 
 def _hour_key(app: Flask) -> bytes:
@@ -63,12 +70,14 @@ def _hour_key(app: Flask) -> bytes:
     if key is not None:
         return key
     conn = _redis(app)
-    if conn is None:
-        key = os.urandom(32)
-    else:
+    key = os.urandom(32)  # embedded, or Redis down: this process's own key for the hour
+    if conn is not None:
         name = f"caseapp:tips:tagkey:{hour}"
-        conn.set(name, os.urandom(32), nx=True, ex=_KEY_TTL)
-        key = bytes(conn.get(name))
+        try:
+            conn.set(name, key, nx=True, ex=_KEY_TTL)
+            key = bytes(conn.get(name) or key)
+        except _redis_errors():
+            pass
     cache.clear()
     cache[hour] = key
     return key
@@ -131,7 +140,10 @@ class Throttle:
 
     def _get(self, tag: str) -> tuple[int, float]:
         if self.redis is not None:
-            raw = self.redis.hmget(f"caseapp:tips:fail:{tag}", "n", "t")
+            try:
+                raw = self.redis.hmget(f"caseapp:tips:fail:{tag}", "n", "t")
+            except _redis_errors():  # Redis down: this process's memory meanwhile
+                return self._memory.get(tag, (0, 0.0))
             if raw[0] is None:
                 return 0, 0.0
             return int(raw[0]), float(raw[1])
@@ -140,9 +152,12 @@ class Throttle:
     def _put(self, tag: str, count: int, last: float) -> None:
         if self.redis is not None:
             name = f"caseapp:tips:fail:{tag}"
-            self.redis.hset(name, mapping={"n": count, "t": last})
-            self.redis.expire(name, self.window + self.max_delay)
-            return
+            try:
+                self.redis.hset(name, mapping={"n": count, "t": last})
+                self.redis.expire(name, self.window + self.max_delay)
+                return
+            except _redis_errors():
+                pass
         with _lock:
             now = _seconds(clock.now())
             if len(self._memory) > 100_000:  # forget faded entries
@@ -265,4 +280,8 @@ def init_app(app: Flask) -> None:
     cfg: Config = app.config["CASEAPP"]
     app.config.setdefault("RATELIMIT_STORAGE_URI", cfg.redis_url or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    # Redis down: count in this process's memory rather than refuse every tip (500).
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS",
+                          {"socket_connect_timeout": 1, "socket_timeout": 2})
     limiter.init_app(app)
