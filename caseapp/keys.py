@@ -9,11 +9,17 @@ from .crypto.keystore import ESCROW_FILE
 
 
 def keystore() -> KeyStore:
-    """The installation key store, loaded once per app."""
+    """The installation key store, reloaded when its file changed (e.g. a rotation by CLI)."""
+    keys_dir = current_app.config["CASEAPP"].keys_dir
+    try:
+        stamp = (keys_dir / "installation.json").stat().st_mtime_ns
+    except FileNotFoundError:
+        stamp = None
     store = current_app.extensions.get("caseapp_keystore")
-    if store is None:
-        store = KeyStore.load(current_app.config["CASEAPP"].keys_dir)
+    if store is None or current_app.extensions.get("caseapp_keystore_stamp") != stamp:
+        store = KeyStore.load(keys_dir)
         current_app.extensions["caseapp_keystore"] = store
+        current_app.extensions["caseapp_keystore_stamp"] = stamp
     return store
 
 
@@ -26,5 +32,6 @@ def ensure_keystore() -> tuple[KeyStore, bool]:
     store, escrow = KeyStore.create(cfg.keys_dir)
     write_escrow_file(cfg.instance_path / ESCROW_FILE, store.escrow_current, escrow)
     current_app.extensions["caseapp_keystore"] = store
+    current_app.extensions["caseapp_keystore_stamp"] = path.stat().st_mtime_ns
     return store, True
 

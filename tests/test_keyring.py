@@ -215,3 +215,16 @@ def test_interrupted_escrow_rotation_resumes(staff, monkeypatch):
     result = rotate_escrow(old, store)
     assert result.rotated == 2 and result.remaining == 0
     assert rotate_escrow(old, store).rotated == 0  # running again is harmless
+
+
+def test_running_app_sees_an_escrow_rotation_made_by_another_process(ctx):
+    """A web process must seal new items to the new escrow key once the CLI rotated it."""
+    from caseapp.crypto import KeyStore
+
+    before = keystore().escrow_current
+    other = KeyStore.load(ctx.config["CASEAPP"].keys_dir)  # the `flask keys` process
+    other.rotate_escrow_key()
+    other.save()
+    assert keystore().escrow_current == other.escrow_current != before
+    dept = make_department("labour")  # sealed to escrow by the running app
+    assert dept.escrow_kid == other.escrow_current
