@@ -10,7 +10,7 @@ from .config import Config
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the application; the only place an app is created."""
-    from . import cli, database, i18n, jobs, security
+    from . import cli, database, i18n, jobs, logs, security
     from .accounts import views as accounts_views
     from .accounts.sessions import ServerSessionInterface
     from .audit import views as audit_views
@@ -51,6 +51,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     i18n.init_app(app)
     security.init_app(app)
+    logs.init_app(app)
     jobs.init_app(app)
     accounts_views.init_app(app)
     audit_views.init_app(app)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import traceback
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
 from .. import clock
 from ..extensions import db
+from ..logs import describe_error
 from . import registry
 from .models import OutboxJob
 
@@ -34,18 +33,6 @@ def get_app() -> Flask:
 
         _app = create_app()
     return _app
-
-
-def describe_error(exc: BaseException) -> str:
-    """A content-free description of an exception: its type and where it was raised."""
-    where = ""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        frame = frames[-1]
-        path = frame.filename
-        parts = path.replace(os.sep, "/").split("/")
-        where = f" at {'/'.join(parts[-2:])}:{frame.lineno}"
-    return f"{type(exc).__module__}.{type(exc).__qualname__}{where}"[:300]
 
 
 class JobFailed(Exception):  # noqa: N818 - what rq shows as the failure
