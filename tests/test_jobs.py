@@ -333,3 +333,26 @@ def test_retry_command_runs_a_failed_job_again(rq_app: Flask, monkeypatch) -> No
     with rq_app.app_context():
         row = outbox(row_id)
         assert row.done_at is not None and effects("r6") == 1
+
+
+def test_job_lost_inside_redis_is_dispatched_again_once(rq_app: Flask) -> None:
+    """Redis restarted without persistence: the handed-over job runs after all, once."""
+    from caseapp.jobs.outbox import LOST_AFTER, redis_connection
+
+    with rq_app.app_context():
+        kept = enqueue("test.mark", marker="kept").id
+        lost = enqueue("test.mark", marker="lost").id
+        db.session.commit()
+        assert outbox(lost).dispatched_at is not None
+    conn = redis_connection(rq_app.config["CASEAPP"].redis_url)
+    conn.delete(f"rq:job:outbox-{lost}")  # Redis forgot this one
+    conn.lrem("rq:queue:caseapp-test", 0, f"outbox-{lost}")
+    with rq_app.app_context():
+        assert dispatch_pending() == 0  # too recent to be called lost
+        clock.move(LOST_AFTER + timedelta(minutes=1))
+        assert dispatch_pending() == 1  # only the lost one; the kept one is still in Redis
+        assert dispatch_pending() == 0
+    burst(rq_app)
+    with rq_app.app_context():
+        assert effects("lost") == 1 and effects("kept") == 1
+        assert outbox(lost).done_at is not None and outbox(kept).done_at is not None

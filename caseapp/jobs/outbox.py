@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterable
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +26,7 @@ FAILURE_CALLBACK = "caseapp.jobs.runner.on_job_failure"
 _PENDING = "caseapp_outbox_pending"
 _COMMITTED = "caseapp_outbox_committed"
 DISPATCH_BATCH = 500
+LOST_AFTER = timedelta(minutes=15)  # a dispatched, unfinished job Redis no longer knows
 
 
 def enqueue(name: str, /, *, run_after: datetime | None = None, **kwargs: Any) -> OutboxJob:
@@ -117,6 +118,9 @@ def dispatch_pending() -> int:
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     db.session.commit()
+    if _config(app).redis_url:
+        with suppress(Exception):  # Redis down: the lost-job check waits for the next round
+            requeue_lost(app)
     total = 0
     while True:
         due = _due_ids()
@@ -186,3 +190,26 @@ def send_to_rq(app: Flask, ids: list[int]) -> int:
             conn.execute(update(OutboxJob).where(OutboxJob.id.in_(sent))
                          .values(dispatched_at=clock.now()))
     return len(sent)
+
+
+def requeue_lost(app: Flask) -> int:
+    """Mark for re-dispatch the jobs handed to rq long ago that Redis no longer holds.
+
+    A Redis restart without persistence (or an eviction) loses queued jobs; their rows would
+    otherwise stay "dispatched" for ever. Jobs are idempotent, so sending one again is safe.
+    """
+    from rq.job import Job
+
+    stale = select(OutboxJob.id).where(
+        OutboxJob.dispatched_at.is_not(None), OutboxJob.dispatched_at < clock.now() - LOST_AFTER,
+        OutboxJob.done_at.is_(None), OutboxJob.failed_at.is_(None)).limit(DISPATCH_BATCH)
+    with db.engine.connect() as conn:
+        ids = [int(i) for i in conn.execute(stale).scalars()]
+    conn_redis = rq_queue(app).connection
+    lost = [i for i in ids if not Job.exists(rq_job_id(i), connection=conn_redis)]
+    if lost:
+        with db.engine.begin() as conn:
+            conn.execute(update(OutboxJob).where(OutboxJob.id.in_(lost))
+                         .values(dispatched_at=None))
+        log.warning("%d job(s) lost inside Redis will be dispatched again", len(lost))
+    return len(lost)
