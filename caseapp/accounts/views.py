@@ -124,16 +124,18 @@ def _pending_login() -> tuple[User, PrivateKey] | None:
 
 
 def _drop_pending() -> None:
+    """Forget a half-done login; the session secret goes only if it was that login's key."""
     sess = _session()
-    for name in _PENDING:
-        sess.pop(name, None)
-    sess.clear_secret()
+    if [sess.pop(name, None) for name in _PENDING] != [None] * len(_PENDING):
+        sess.clear_secret()
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
 @public
 def login_totp() -> Response | tuple[str, int] | str:
     """Step two: the one-time code of the authenticator app."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.home"))
     pending = _pending_login()
     if pending is None:
         _drop_pending()
