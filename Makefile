@@ -38,6 +38,9 @@ lint: install  ## ruff + mypy
 	$(BIN)/ruff check caseapp tests bench
 	$(BIN)/mypy
 
+prod-check: install translations  ## e2e scenario on gunicorn -w 2 + rq + PostgreSQL + Redis
+	$(BIN)/python -m tests.e2e.prod_check $(PRODCHECK_ARGS)
+
 bench: install translations  ## benchmarks, each printing a ratio against a same-run baseline
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
