@@ -40,9 +40,21 @@ from caseapp.cases.models import (
     TipIntake,
 )
 from caseapp.config import Config
-from caseapp.crypto import KdfParams, PrivateKey, blind_index, encrypt_field, random_key, wrap_key
+from caseapp.crypto import (
+    ACTIVE_EPOCH,
+    KdfParams,
+    PrivateKey,
+    blind_index,
+    encrypt_field,
+    new_pad,
+    random_key,
+    wrap_key,
+    wrap_pad,
+)
 from caseapp.extensions import db
 from caseapp.keys import ensure_keystore, keystore
+from caseapp.retention.locks import padded, retention_keys
+from caseapp.retention.models import RetentionLock
 from caseapp.tips.models import Tip, TipBlindIndex, TipKeyWrap
 from caseapp.tips.service import content_aad, key_aad
 
@@ -103,12 +115,24 @@ def _bulk(model: Any, rows: list[dict[str, Any]]) -> None:
         db.session.execute(insert(model), rows[i:i + BATCH])
 
 
+def _lock(kind: str, subject_id: int, raw_key: bytes, locks: list[dict[str, Any]]) -> bytes:
+    """A retention lock row (pad under R["active"]); returns the content key of `raw_key`."""
+    pad = new_pad()
+    epoch_key = retention_keys().get(ACTIVE_EPOCH, create=True)
+    assert epoch_key is not None
+    locks.append(dict(subject_kind=kind, subject_id=subject_id, epoch=ACTIVE_EPOCH,
+                      wrapped_pad=wrap_pad(epoch_key, pad, kind, subject_id, ACTIVE_EPOCH),
+                      created_at=datetime(2024, 1, 1)))
+    return padded(pad, kind, subject_id, raw_key)
+
+
 def _tips(rng: random.Random, health: int, sym: bytes, index_key: bytes, kid: str) -> None:
     start = date.today() - timedelta(days=730)
     clinics = [f"诊所 {i}" for i in range(N_TIPS // 5)]
-    tips, wraps, indexes, intake = [], [], [], []
+    tips, wraps, indexes, intake, locks = [], [], [], [], []
     for tid in range(1, N_TIPS + 1):
-        key = random_key()
+        raw = random_key()
+        key = _lock("tip", tid, raw, locks)
         submitted = start + timedelta(days=rng.randrange(730))
         clinic = rng.choice(clinics)
         body = {"v": 1, "submitted_at": f"{submitted.isoformat()}T10:00:00",
@@ -123,7 +147,7 @@ def _tips(rng: random.Random, health: int, sym: bytes, index_key: bytes, kid: st
                          content=encrypt_field(key, json.dumps(body, ensure_ascii=False),
                                                content_aad(tid))))
         wraps.append(dict(tip_id=tid, holder_kind="department_sym", holder_id=str(health),
-                          wrapped=wrap_key(sym, key, key_aad(tid, "department", health))))
+                          wrapped=wrap_key(sym, raw, key_aad(tid, "department", health))))
         wraps.append(dict(tip_id=tid, holder_kind="department", holder_id=str(health),
                           wrapped=FAKE_SEAL))
         digest = blind_index(index_key, "clinic", clinic)
@@ -138,13 +162,16 @@ def _tips(rng: random.Random, health: int, sym: bytes, index_key: bytes, kid: st
     _bulk(TipKeyWrap, wraps)
     _bulk(TipBlindIndex, indexes)
     _bulk(TipIntake, intake)
+    _bulk(RetentionLock, locks)
 
 
 def _cases(rng: random.Random, health: int, police: int, sym: bytes) -> None:
     start = date.today() - timedelta(days=700)
     cases, members, wraps, dispositions, measures, tasks = [], [], [], [], [], []
+    locks: list[dict[str, Any]] = []
     for cid in range(1, N_CASES + 1):
-        key = random_key()
+        raw = random_key()
+        key = _lock("case", cid, raw, locks)
         created = start + timedelta(days=rng.randrange(700))
         closed = rng.random() < 0.6
         days = rng.randrange(5, 200) if closed else None
@@ -168,7 +195,7 @@ def _cases(rng: random.Random, health: int, police: int, sym: bytes) -> None:
             wraps.append(dict(case_id=cid, key_version=1, holder_kind="department",
                               holder_id=str(dept), wrapped=FAKE_SEAL))
         wraps.append(dict(case_id=cid, key_version=1, holder_kind="department_sym",
-                          holder_id=str(health), wrapped=wrap_key(sym, key,
+                          holder_id=str(health), wrapped=wrap_key(sym, raw,
                                                                   wrap_aad(cid, 1, health))))
         if closed:
             dispositions.append(dict(id=cid, case_id=cid, key_version=1, status="approved",
@@ -183,7 +210,7 @@ def _cases(rng: random.Random, health: int, police: int, sym: bytes) -> None:
                           created_at=datetime(2024, 1, 1), updated_at=datetime(2024, 1, 1)))
     for model, rows in ((Case, cases), (CaseDepartment, members), (CaseKeyWrap, wraps),
                         (Disposition, dispositions), (DispositionMeasure, measures),
-                        (Task, tasks)):
+                        (Task, tasks), (RetentionLock, locks)):
         _bulk(model, rows)
 
 

@@ -16,6 +16,7 @@ def create_app(config: Config | None = None) -> Flask:
     from .audit import views as audit_views
     from .cases import views as cases_views
     from .extensions import babel, csrf, db, login_manager, migrate
+    from .retention import init_app as retention_init
     from .rewards import views as rewards_views
     from .tips import views as tips_views
 
@@ -58,6 +59,7 @@ def create_app(config: Config | None = None) -> Flask:
     tips_views.init_app(app)
     cases_views.init_app(app)
     rewards_views.init_app(app)
+    retention_init(app)
     cli.init_app(app)
 
     @app.errorhandler(HTTPException)

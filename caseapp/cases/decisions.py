@@ -19,6 +19,7 @@ from ..audit.service import record
 from ..crypto import KeyUnavailable, encrypt_field
 from ..extensions import db
 from ..notify import notify
+from ..retention.policy import tip_closed_by_intake
 from ..tips.access import post_staff_message
 from ..tips.models import Outcome, Status, Tip
 from .common import audit, cfg, clean, header_aad, seal_json
@@ -200,6 +201,7 @@ def reject(tip: Tip, keyring: Any, actor: Any, reason_code: str, reason: str = "
     tip_key = intake_tip_key(tip, keyring)
     _set_status(tip, Status.REJECTED, REJECT_REASONS[reason_code])
     decision = _decide(tip, tip_key, actor, DecisionKind.REJECT, reason, reason_code)
+    tip_closed_by_intake(tip.id, "rejected")
     db.session.commit()
     return decision
 
@@ -214,6 +216,7 @@ def refer(tip: Tip, keyring: Any, actor: Any, reason_code: str, reason: str) -> 
     tip_key = intake_tip_key(tip, keyring)
     _set_status(tip, Status.REFERRED, Outcome.OUT_OF_SCOPE)
     decision = _decide(tip, tip_key, actor, DecisionKind.REFER, reason, reason_code)
+    tip_closed_by_intake(tip.id, "referred")
     db.session.commit()
     return decision
 

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from .. import clock
 from ..crypto import DecryptionError, KeyUnavailable, decrypt_text, unwrap_key
 from ..extensions import db
+from ..retention.locks import subject_keys
+from ..retention.models import RetentionKind
 from ..tips.access import TipContent, open_content
 from ..tips.models import HolderKind, Status, Tip, TipKeyWrap, TipMessage
 from ..tips.service import content_aad, key_aad
@@ -74,6 +76,7 @@ def intake_tip_keys(tips: list[Tip], keyring: Any) -> dict[int, bytes]:
                 out[tip_id] = unwrap_key(sym, wrapped, key_aad(tip_id, "department", dept_id))
             except DecryptionError:
                 continue
+        out = subject_keys(RetentionKind.TIP, out)  # wrapped keys → content keys
     for tip in tips:
         if tip.id not in out:
             try:

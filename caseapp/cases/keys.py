@@ -4,6 +4,10 @@ Wrap bindings: a department seal and a department symmetric wrap use
 `case:<id>:v<ver>:dept:<dept id>`; the escrow seal uses `escrow_aad("case", "<id>:v<ver>", kid)`.
 Opening prefers the symmetric wrap (AES only); the first opening through the HPKE seal adds
 the symmetric wrap so that list pages open at most one department private key per request.
+
+Wraps hold the raw key K; what `issue_key`/`open_case_key(s)`/`all_versions` return (and
+what content is encrypted under) is the content key K XOR pad mask of the case's retention
+lock (`caseapp.retention.locks`), so K from an old backup opens nothing once purged.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from ..crypto import (
 )
 from ..extensions import db
 from ..keys import keystore
+from ..retention.locks import ensure_lock, padded, pads_of, subject_key
+from ..retention.models import RetentionKind
 from .models import Case, CaseDepartment, CaseKeyWrap, WrapKind
 
 _CACHE = "_caseapp_case_keys"
@@ -103,6 +109,7 @@ def issue_key(case: Case, version: int, departments: Iterable[Department],
     for it too (their next list page needs no HPKE).
     """
     key = random_key()
+    pad = ensure_lock(RetentionKind.CASE, case.id)
     own = getattr(getattr(keyring, "user", None), "department_id", None)
     rows = [_escrow_wrap(case.id, version, key)]
     for dept in departments:
@@ -112,8 +119,9 @@ def issue_key(case: Case, version: int, departments: Iterable[Department],
                                         keyring.department_symmetric(dept.id)))
     db.session.add_all(rows)
     db.session.flush()
-    _cache()[(case.id, version)] = key
-    return key
+    content = padded(pad, RetentionKind.CASE, case.id, key, version)
+    _cache()[(case.id, version)] = content
+    return content
 
 
 # -- opening -------------------------------------------------------------------------
@@ -174,7 +182,8 @@ def open_case_key(case: Case, keyring: Any, version: int | None = None) -> bytes
     wraps = _member_wraps([case.id], dept_id, ver).get((case.id, ver))
     if not wraps:
         raise KeyUnavailable(f"department {dept_id} holds no key {ver} of case {case.id}")
-    key = _open_from_wraps(case.id, ver, dept_id, wraps, keyring)
+    key = subject_key(RetentionKind.CASE, case.id,
+                      _open_from_wraps(case.id, ver, dept_id, wraps, keyring), ver)
     cache[(case.id, ver)] = key
     return key
 
@@ -190,25 +199,28 @@ def open_case_keys(pairs: Iterable[tuple[int, int]], keyring: Any) -> dict[tuple
         except KeyUnavailable:
             return {p: cache[p] for p in wanted if p in cache}
         found = _member_wraps(sorted({c for c, _ in missing}), dept_id)
+        pads = pads_of(RetentionKind.CASE, {c for c, _ in found})
         for pair in missing:
-            if pair not in found:
+            if pair not in found or pair[0] not in pads:
                 continue
             try:
-                cache[pair] = _open_from_wraps(pair[0], pair[1], dept_id, found[pair], keyring)
+                raw = _open_from_wraps(pair[0], pair[1], dept_id, found[pair], keyring)
             except KeyUnavailable:
                 continue
+            cache[pair] = padded(pads[pair[0]], RetentionKind.CASE, pair[0], raw, pair[1])
     return {p: cache[p] for p in wanted if p in cache}
 
 
 def all_versions(case: Case, keyring: Any) -> dict[int, bytes]:
-    """Every version of a case key the user can open (KeyUnavailable if any is missing)."""
+    """Every version's content key the user can open (KeyUnavailable if any is missing)."""
     return {v: open_case_key(case, keyring, v) for v in range(1, case.key_version + 1)}
 
 
 # -- departments joining and leaving ---------------------------------------------------
 def grant_department(case: Case, dept: Department, keyring: Any) -> int:
     """Seal every version of the case key to a joining department; returns versions sealed."""
-    keys = all_versions(case, keyring)
+    keys = {v: subject_key(RetentionKind.CASE, case.id, k, v)  # content key → raw K
+            for v, k in all_versions(case, keyring).items()}
     db.session.execute(delete(CaseKeyWrap).where(
         CaseKeyWrap.case_id == case.id, CaseKeyWrap.holder_id == str(dept.id),
         CaseKeyWrap.holder_kind.in_([WrapKind.DEPARTMENT.value,

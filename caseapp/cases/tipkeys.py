@@ -7,6 +7,9 @@ each case department's public key (`CaseTipSeal`) and marks the link pending; th
 case member who opens the case unseals their department's copy, wraps the tip key under
 the newest case key and deletes the seals (`settle_links`). When intake happens to hold
 the case key (its department is on the case), it wraps under the case key at once.
+
+Seals and case wraps hold the tip's raw key K (under the case's *content* key); callers pass
+and receive content keys, converted with the tip's retention pad (`retention.locks`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from sqlalchemy import delete, select
 from ..accounts.models import Department
 from ..crypto import DecryptionError, KeyUnavailable, PublicKey, seal, unseal, unwrap_key, wrap_key
 from ..extensions import db
+from ..retention.locks import subject_key, subject_keys
+from ..retention.models import RetentionKind
 from ..tips.access import open_tip_key
 from ..tips.errors import TipNotReadable
 from ..tips.models import HolderKind, Tip, TipKeyWrap
@@ -47,9 +52,15 @@ def intake_tip_key(tip: Tip, keyring: Any) -> bytes:
 
 def wrap_under_case(tip_id: int, tip_key: bytes, case_id: int, version: int,
                     case_key: bytes) -> TipKeyWrap:
-    """Wrap a tip key under one case key version (replacing an older copy); flushes."""
+    """Wrap a tip (content) key under one case key version, replacing an older copy; flushes."""
+    return _wrap_raw(tip_id, subject_key(RetentionKind.TIP, tip_id, tip_key), case_id, version,
+                     case_key)
+
+
+def _wrap_raw(tip_id: int, raw_key: bytes, case_id: int, version: int,
+              case_key: bytes) -> TipKeyWrap:
     holder = case_holder(case_id, version)
-    wrapped = wrap_key(case_key, tip_key, key_aad(tip_id, "case", holder))
+    wrapped = wrap_key(case_key, raw_key, key_aad(tip_id, "case", holder))
     row = db.session.scalar(select(TipKeyWrap).where(
         TipKeyWrap.tip_id == tip_id, TipKeyWrap.holder_kind == HolderKind.CASE.value,
         TipKeyWrap.holder_id == holder))
@@ -65,11 +76,12 @@ def wrap_under_case(tip_id: int, tip_key: bytes, case_id: int, version: int,
 
 def seal_for_case_departments(tip_id: int, tip_key: bytes, case_id: int,
                               departments: Iterable[Department]) -> int:
-    """Seal a linked tip's key to every department on the case; returns how many."""
+    """Seal a linked tip's (raw) key to every department on the case; returns how many."""
+    raw_key = subject_key(RetentionKind.TIP, tip_id, tip_key)
     n = 0
     for dept in departments:
         db.session.add(CaseTipSeal(case_id=case_id, tip_id=tip_id, department_id=dept.id,
-                                   sealed=seal(tip_key, PublicKey(dept.public_key),
+                                   sealed=seal(raw_key, PublicKey(dept.public_key),
                                                seal_aad(tip_id, case_id, dept.id))))
         n += 1
     db.session.flush()
@@ -99,7 +111,7 @@ def settle_links(case: Case, keyring: Any) -> list[int]:
                              seal_aad(row.tip_id, case.id, dept_id))
         except (KeyUnavailable, DecryptionError):
             continue
-        wrap_under_case(row.tip_id, tip_key, case.id, case.key_version, case_key)
+        _wrap_raw(row.tip_id, tip_key, case.id, case.key_version, case_key)
         db.session.execute(delete(CaseTipSeal).where(CaseTipSeal.case_id == case.id,
                                                      CaseTipSeal.tip_id == row.tip_id))
         link = db.session.get(CaseTip, row.tip_id)
@@ -111,7 +123,7 @@ def settle_links(case: Case, keyring: Any) -> list[int]:
 
 
 def case_tip_keys(case: Case, keyring: Any) -> dict[int, bytes]:
-    """Keys of every (settled) tip of a case the caller can open: {tip id: key}."""
+    """Content keys of every (settled) tip of a case the caller can open: {tip id: key}."""
     tip_ids = list(db.session.scalars(select(CaseTip.tip_id).where(CaseTip.case_id == case.id)))
     if not tip_ids:
         return {}
@@ -130,4 +142,4 @@ def case_tip_keys(case: Case, keyring: Any) -> dict[int, bytes]:
                                            key_aad(w.tip_id, "case", w.holder_id))
             except DecryptionError:
                 continue
-    return out
+    return subject_keys(RetentionKind.TIP, out)

@@ -34,6 +34,15 @@ from .primitives import (
     unwrap_key,
     wrap_key,
 )
+from .retention import (
+    ACTIVE_EPOCH,
+    RetentionKeys,
+    apply_pad,
+    new_pad,
+    pad_subkey,
+    unwrap_pad,
+    wrap_pad,
+)
 from .spool import EncryptedSpool
 from .stream import StreamEncryptor, decrypt_chunks, decrypt_stream, encrypt_stream
 
@@ -49,4 +58,6 @@ __all__ = [
     "normalise", "random_key", "sha256_hex", "unwrap_key", "wrap_key",
     "StreamEncryptor", "decrypt_chunks", "decrypt_stream", "encrypt_stream",
     "EncryptedSpool", "client_tag", "receipt_from_token", "token_digest",
+    "ACTIVE_EPOCH", "RetentionKeys", "apply_pad", "new_pad", "pad_subkey", "unwrap_pad",
+    "wrap_pad",
 ]

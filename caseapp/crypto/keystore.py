@@ -3,6 +3,7 @@
 It holds the blind-index keys, the receipt salt, the Ed25519 signing keys and the escrow
 *public* keys, each versioned by a key id so rotation adds a key and retires the old one.
 The escrow private key is written once, to a separate file the administrator moves offline.
+Retention-epoch keys live in a file of their own (`crypto/retention.py`, `retention.json`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ class KeyStore:
     signing_current: str = ""
     escrow_public: dict[str, bytes] = field(default_factory=dict)
     escrow_current: str = ""
-    retention_keys: dict[str, bytes] = field(default_factory=dict)
 
     # -- persistence -------------------------------------------------------------
     @classmethod
@@ -65,7 +65,6 @@ class KeyStore:
                 signing_current=raw["signing"]["current"],
                 escrow_public={k: _unb64(v) for k, v in raw["escrow"]["public"].items()},
                 escrow_current=raw["escrow"]["current"],
-                retention_keys={k: _unb64(v) for k, v in raw.get("retention", {}).items()},
             )
         except FileNotFoundError as exc:
             raise KeyStoreError(f"no key store at {path}; run `flask --app caseapp init`") from exc
@@ -84,7 +83,6 @@ class KeyStore:
                         "public": {k: _b64(v) for k, v in self.signing_public.items()}},
             "escrow": {"current": self.escrow_current,
                        "public": {k: _b64(v) for k, v in self.escrow_public.items()}},
-            "retention": {k: _b64(v) for k, v in self.retention_keys.items()},
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path.parent, 0o700)
@@ -166,20 +164,6 @@ class KeyStore:
         except (InvalidSignature, ValueError):
             return False
         return True
-
-    def retention_key(self, epoch: str, create: bool = False) -> bytes | None:
-        """The retention-epoch key for e.g. "2027-03"; destroyed by the purge."""
-        if epoch not in self.retention_keys and create:
-            self.retention_keys[epoch] = os.urandom(32)
-            self.save()
-        return self.retention_keys.get(epoch)
-
-    def destroy_retention_key(self, epoch: str) -> bool:
-        """Crypto-shred one retention epoch."""
-        found = self.retention_keys.pop(epoch, None) is not None
-        if found:
-            self.save()
-        return found
 
 
 def write_escrow_file(path: Path, kid: str, private: PrivateKey) -> None:

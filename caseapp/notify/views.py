@@ -24,6 +24,7 @@ KIND_LABELS = {
     "case.reopen_requested": _l("A case reopening waits for approval"),
     "tip.overdue_ack": _l("A tip was not acknowledged in time"),
     "tip.overdue_decision": _l("A tip has no decision in time"),
+    "case.retention_expiring": _l("A case reaches the end of its retention period soon"),
 }
 
 

@@ -4,6 +4,9 @@ Nobody but finance (and the offline escrow key) can open a claim: it is HPKE-sea
 the finance department's public key, bound to the reward (`reward:<id>:claim:dept:<d>`),
 and a second copy to the escrow key. The one-time collection code of an in-person payout
 is shown to the tipster once and kept only as an HMAC under the server-held index key.
+Inside both seals the claim is AES-GCM-encrypted under a key derived from the reward's
+retention pad (`caseapp.retention.locks.claim_key`): once the purge destroys the pad's
+epoch key, neither finance's key nor escrow opens a claim from an old backup.
 """
 
 from __future__ import annotations
@@ -28,11 +31,16 @@ from ..crypto import (
     PublicKey,
     blind_index,
     constant_time_equal,
+    decrypt_field,
+    encrypt_field,
     escrow_aad,
     seal,
     unseal,
 )
 from ..extensions import db
+from ..retention.locks import claim_key, ensure_lock
+from ..retention.models import RetentionKind
+from ..retention.policy import reward_claimed
 from .errors import (
     ClaimWindowClosed,
     FinanceUnavailable,
@@ -97,6 +105,11 @@ def claim_aad(reward_id: int, department_id: int) -> str:
 def claim_escrow_aad(reward_id: int, escrow_kid: str) -> str:
     """Binding of the escrow copy of a claim."""
     return escrow_aad("reward-claim", reward_id, escrow_kid)
+
+
+def claim_inner_aad(reward_id: int) -> str:
+    """Binding of the inner (retention pad) layer of a claim."""
+    return f"reward:{reward_id}:claim:inner"
 
 
 def finance_department(session: DbSession | None = None,
@@ -167,9 +180,12 @@ def check_collection_code(reward: Reward, code: str) -> bool:
 
 def seal_claim(reward_id: int, data: ClaimInput, finance_public: PublicKey,
                finance_id: int, store: KeyStore) -> tuple[bytes, bytes]:
-    """The claim sealed to the finance department and to the current escrow key."""
+    """The claim (inner layer under the reward's pad) sealed to finance and to escrow."""
     body = dict(asdict(data), v=CLAIM_VERSION, submitted_on=clock.now().date().isoformat())
-    raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    ensure_lock(RetentionKind.REWARD, reward_id)
+    raw = encrypt_field(claim_key(reward_id),
+                        json.dumps(body, ensure_ascii=False, sort_keys=True),
+                        claim_inner_aad(reward_id))
     return (seal(raw, finance_public, claim_aad(reward_id, finance_id)),
             seal(raw, store.escrow_key, claim_escrow_aad(reward_id, store.escrow_current)))
 
@@ -211,6 +227,7 @@ def _claim(session: DbSession, reward_id: int, tip_id: int, data: ClaimInput,
         raise FinanceUnavailable(cfg.finance_department)
     store = keystore()
     sealed, escrowed = seal_claim(reward_id, clean, PublicKey(dept.public_key), dept.id, store)
+    reward_claimed(reward_id, reward.case_id)
     code = new_collection_code() if clean.method == PayoutMethod.IN_PERSON else None
     kid, digest = hash_collection_code(store, reward_id, code) if code else (None, None)
     transition(session, reward_id, action="claim", sources=[RewardState.ELIGIBLE],
@@ -244,7 +261,7 @@ def open_claim_with(reward: Reward, department_key: PrivateKey) -> ClaimDetails:
                      claim_aad(reward.id, reward.claim_department_id))
     except DecryptionError as exc:
         raise KeyUnavailable("this key does not open the claim") from exc
-    return _details(raw)
+    return _details(reward.id, raw)
 
 
 def open_claim_escrow(reward: Reward, escrow_private: PrivateKey) -> ClaimDetails:
@@ -256,10 +273,18 @@ def open_claim_escrow(reward: Reward, escrow_private: PrivateKey) -> ClaimDetail
                      claim_escrow_aad(reward.id, reward.claim_escrow_kid))
     except DecryptionError as exc:
         raise KeyUnavailable("the escrow key does not open this claim") from exc
-    return _details(raw)
+    return _details(reward.id, raw)
 
 
-def _details(raw: bytes) -> ClaimDetails:
+def _details(reward_id: int, sealed: bytes) -> ClaimDetails:
+    """Open the inner layer with the reward's pad (claims from before it: plain JSON)."""
+    if sealed[:1] == b"{":
+        raw = sealed
+    else:
+        try:
+            raw = decrypt_field(claim_key(reward_id), sealed, claim_inner_aad(reward_id))
+        except DecryptionError as exc:
+            raise KeyUnavailable("the claim's retention layer does not open") from exc
     body = json.loads(raw)
     return ClaimDetails(payee_name=body["payee_name"], id_number=body["id_number"],
                         method=body["method"], bank_name=body.get("bank_name", ""),

@@ -20,6 +20,7 @@ from .. import clock
 from ..accounts.models import User
 from ..accounts.permissions import Permission
 from ..audit.service import record
+from ..retention.policy import reward_paid
 from .claims import check_collection_code
 from .errors import (
     AlreadyPaid,
@@ -204,6 +205,7 @@ def pay(session: DbSession, reward_id: int, actor: User | None, *, method: str, 
             handover_witness_id=handover[1] if handover else None)
         session.add(entry)
         session.flush()
+        reward_paid(reward.id, now.date())
         record("reward.paid", actor=user, object_type="reward", object_id=reward.id,
                detail={"case": reward.case_id, "amount": reward.amount, "method": method,
                        "ledger": entry.id})

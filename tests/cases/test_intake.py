@@ -20,6 +20,7 @@ from caseapp.cases.tipkeys import case_tip_keys, settle_links
 from caseapp.crypto import unseal
 from caseapp.extensions import db
 from caseapp.notify import unread_for
+from caseapp.retention.locks import subject_key
 from caseapp.tips.access import add_tipster_message, check_receipt, open_with_receipt, tipster_tip
 from caseapp.tips.models import HolderKind, Status, Tip, TipKeyWrap
 from caseapp.tips.texts import outcome_text, status_text
@@ -71,8 +72,8 @@ def test_promote_seals_case_key_and_wraps_tip(world: World, ctx: None) -> None:
     sealed = db.session.scalar(select(CaseKeyWrap.wrapped).where(
         CaseKeyWrap.case_id == case_id, CaseKeyWrap.holder_kind == "department",
         CaseKeyWrap.holder_id == str(world.police)))
-    assert unseal(sealed, ring_p.department_key(world.police),
-                  wrap_aad(case_id, 1, world.police)) == key
+    raw = unseal(sealed, ring_p.department_key(world.police), wrap_aad(case_id, 1, world.police))
+    assert subject_key("case", case_id, raw, 1) == key  # the seal holds K; content needs the pad
     assert tip_id in case_tip_keys(case, ring_p)
     decision = db.session.scalar(select(TipDecision).where(TipDecision.tip_id == tip_id))
     assert decision is not None and decision.kind == "promote" and decision.reason

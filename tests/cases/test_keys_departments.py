@@ -13,6 +13,7 @@ from caseapp.cases.models import Case, CaseKeyWrap, Note
 from caseapp.cases.tipkeys import case_tip_keys
 from caseapp.crypto import DecryptionError, KeyUnavailable, decrypt_text, unseal, unwrap_key
 from caseapp.extensions import db
+from caseapp.retention.locks import subject_key
 
 from .conftest import World, new_case, ring, user
 
@@ -138,12 +139,14 @@ def test_escrow_opens_case_keys_and_rotation_reseals_them(world: World, ctx: Non
     kid, private = escrow_key()
     wrap = db.session.scalar(select(CaseKeyWrap).where(CaseKeyWrap.holder_kind == "escrow"))
     assert wrap is not None and wrap.holder_id == kid
-    assert unseal(wrap.wrapped, private, escrow_aad("case", f"{case_id}:v1", kid)) == key
+    raw = unseal(wrap.wrapped, private, escrow_aad("case", f"{case_id}:v1", kid))
+    assert subject_key("case", case_id, raw, 1) == key  # escrow holds K; content needs the pad
     assert rewrap_cases_for_escrow in ESCROW_REWRAPPERS
     store = keystore()
     new_private = store.rotate_escrow_key()
     assert rewrap_cases_for_escrow(kid, private, store) == 1
     wrap = db.session.scalar(select(CaseKeyWrap).where(CaseKeyWrap.holder_kind == "escrow"))
     assert wrap is not None and wrap.holder_id == store.escrow_current
-    assert unseal(wrap.wrapped, new_private,
-                  escrow_aad("case", f"{case_id}:v1", store.escrow_current)) == key
+    raw = unseal(wrap.wrapped, new_private,
+                 escrow_aad("case", f"{case_id}:v1", store.escrow_current))
+    assert subject_key("case", case_id, raw, 1) == key

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from caseapp.crypto import KeyUnavailable, unseal
+from caseapp.crypto import KeyUnavailable, decrypt_field, unseal
 from caseapp.extensions import db
 from caseapp.keys import keystore
+from caseapp.retention.locks import claim_key
 from caseapp.rewards.claims import (
     claim_aad,
+    claim_inner_aad,
     open_claim,
     open_claim_escrow,
     open_claim_with,
@@ -72,7 +74,9 @@ def test_claim_is_bound_to_its_reward_and_escrow_opens_it(app, world, config, cl
         with pytest.raises(KeyUnavailable):
             open_claim_with(other, finance_key)  # a copied claim does not open elsewhere
         raw = unseal(reward.claim_sealed, finance_key, claim_aad(reward.id, world.finance))
-        assert PAYEE.encode() in raw
+        assert PAYEE.encode() not in raw  # inside the seal: the layer under the retention pad
+        assert PAYEE.encode() in decrypt_field(claim_key(reward.id), raw,
+                                               claim_inner_aad(reward.id))
 
 
 def test_nothing_of_the_claim_is_stored_in_clear(app, world, claimed):
