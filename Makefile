@@ -41,8 +41,13 @@ lint: install  ## ruff + mypy
 prod-check: install translations  ## e2e scenario on gunicorn -w 2 + rq + PostgreSQL + Redis
 	$(BIN)/python -m tests.e2e.prod_check $(PRODCHECK_ARGS)
 
-bench: install translations  ## benchmarks, each printing a ratio against a same-run baseline
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+export BENCH_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432
+bench: install translations  ## benchmarks (local PostgreSQL + Redis), each printing a same-run ratio
+	@$(BIN)/python bench/benchhttp.py createdb bench_cases
+	@failed=""; for f in bench/bench_*.py; do echo "== $$f"; \
+	  BENCH_DATABASE_URL=$(BENCH_PG)/bench_cases $(BIN)/python $$f $(BENCH_ARGS) \
+	    || failed="$$failed $$f"; done; \
+	  test -z "$$failed" || { echo "failed:$$failed"; exit 1; }
 
 clean:  ## remove the virtualenv and local instance
 	rm -rf $(VENV) instance

@@ -71,8 +71,17 @@ class Config:
     decision_days: int = 10  # and have a first intake decision within this
     case_days: int = 90  # target from opening a case to closing it (sets Case.due_on)
     case_upload_dir: Path | None = None  # encrypted evidence store; default instance/uploads/cases
+    case_max_evidence_bytes: int = 200 * 1024 * 1024  # one evidence file, enforced while streaming
+    case_max_evidence_files: int = 1  # file parts in one staff request (the request size follows)
+    max_form_parts: int = 500  # multipart parts (fields and files) of any request; 413 beyond
     escalation_every_seconds: int = 3600  # how often overdue tips are escalated
     stats_refresh_seconds: int = 600  # how often the statistics roll-up is rebuilt
+    # -- retention (caseapp/retention, docs/retention.md) ---------------------------------
+    tip_rejected_days: int = 90  # a tip rejected or referred by intake
+    case_unsubstantiated_days: int = 730  # a case closed unsubstantiated / without evidence
+    archive_days: int = 10950  # 30 years (定期30年): substantiated cases, paid rewards
+    retention_warning_days: int = 30  # the lead department is told this long before expiry
+    retention_every_seconds: int = 3600  # how often warnings and the purge run
 
     @property
     def keys_dir(self) -> Path:
@@ -100,6 +109,8 @@ class Config:
                 r for r in env.get("CASEAPP_TOTP_ROLES", "").split(",") if r
             ),
             proxy_fix=env.get("CASEAPP_PROXY_FIX", "0") == "1",
+            portal_submit_limit=env.get("CASEAPP_PORTAL_SUBMIT_LIMIT") or cls.portal_submit_limit,
+            portal_global_limit=env.get("CASEAPP_PORTAL_GLOBAL_LIMIT") or cls.portal_global_limit,
         )
 
 

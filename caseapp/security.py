@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, abort, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response as BaseResponse
 
 from .accounts.permissions import Permission
@@ -63,7 +66,30 @@ def add_headers(response: Response) -> Response:
     return response
 
 
+class BoundedInt(IntegerConverter):
+    """`<int:…>` in URLs, at most 2**31 - 1: a larger id is a 404, not a database error."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
+                 max: int | None = 2**31 - 1, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def refuse_nul() -> None:
+    """A NUL character in the query string or a form field is never typed: 400.
+
+    PostgreSQL cannot store or compare it, so it would otherwise end as a server error.
+    """
+    values = list(request.args.values())
+    if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded",
+                                                         "multipart/form-data"):
+        values += [v for vs in request.form.listvalues() for v in vs]
+    if any("\x00" in v for v in values):
+        abort(400)
+
+
 def init_app(app: Flask) -> None:
-    """Install the guard and the header hook."""
+    """Install the URL converter, the guards and the header hook (before any route exists)."""
+    app.url_map.converters["int"] = BoundedInt
+    app.before_request(refuse_nul)
     app.before_request(guard)
     app.after_request(add_headers)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from werkzeug.routing.converters import NumberConverter
 
 from caseapp import create_app
 from caseapp.accounts.permissions import (
@@ -78,7 +79,7 @@ def _routes() -> list[tuple[str, str, str]]:
             continue
         path = rule.rule
         for arg, conv in rule._converters.items():
-            value = "1" if type(conv).__name__ in ("IntegerConverter", "FloatConverter") else "x"
+            value = "1" if isinstance(conv, NumberConverter) else "x"
             path = _fill(path, arg, value)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, path, method))

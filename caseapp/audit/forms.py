@@ -27,7 +27,7 @@ class AuditFilterForm(FlaskForm):
         """The filled-in fields as keyword arguments of `service.entries`."""
         out: dict[str, Any] = {}
         user = (self.user.data or "").strip()
-        if user.isdigit():
+        if user.isascii() and user.isdigit() and int(user) < 2**31:  # an id the column holds
             out["actor_id"] = int(user)
         elif user:
             out["actor_name"] = user

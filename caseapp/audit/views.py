@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from ..accounts.permissions import Permission, require
+from ..paging import page_arg
 from .forms import AuditFilterForm
 from .service import detail_of, entries
 
@@ -19,7 +20,7 @@ def index() -> str:
     """List audit entries matching the GET filters."""
     form = AuditFilterForm(formdata=request.args)
     form.validate()
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_arg(request.args)
     result = entries(page=page, per_page=PER_PAGE, **form.filters())
     keep = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("audit/list.html", form=form, page=result, keep=keep,

@@ -30,3 +30,12 @@ class CaseClosed(CaseError):
 
 class InvalidInput(CaseError):
     """Input the domain refuses (missing mandatory fields, unknown department …)."""
+
+
+class EvidenceRefused(InvalidInput):
+    """An evidence upload that is not kept: reason "too_large" or "too_many" (files)."""
+
+    def __init__(self, reason: str, limit: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.limit = limit

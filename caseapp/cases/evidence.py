@@ -8,8 +8,7 @@ fresh re-computation, in the integrity export.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -19,7 +18,7 @@ from .. import clock
 from ..crypto import random_key, unwrap_key, wrap_key
 from ..extensions import db
 from ..hashing import HashingReader
-from ..tips.uploads import UploadStore
+from ..tips.uploads import UploadStore, safe_filename
 from .common import (
     audit,
     cfg,
@@ -31,11 +30,9 @@ from .common import (
     seal_json,
     touch,
 )
-from .errors import InvalidInput
+from .errors import EvidenceRefused, InvalidInput
 from .keys import open_case_key
 from .models import Case, Evidence
-
-MAX_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -61,16 +58,46 @@ def _aad(case_id: int, evidence_id: int, part: str) -> str:
 
 
 def safe_name(name: str) -> str:
-    """The last path component of an uploaded file name."""
-    base = re.split(r"[\\/]", name or "")[-1].strip().replace("\x00", "")
-    return base[:MAX_NAME] or "file"
+    """The file name to show and offer for download (no path, controls or direction marks)."""
+    return safe_filename(name)
+
+
+class _CappedReader(HashingReader):
+    """A HashingReader that refuses (EvidenceRefused) to pass more than `limit` bytes."""
+
+    def __init__(self, source: IO[bytes], limit: int) -> None:
+        super().__init__(source)
+        self.limit = limit
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read, hash, count; stop the upload once it is over the limit."""
+        data = super().read(size)
+        if self.size > self.limit:
+            raise EvidenceRefused("too_large", self.limit)
+        return data
+
+
+def refuse_spooled(storages: Iterable[Any]) -> None:
+    """Refuse (EvidenceRefused) an upload the request spool cut off or counted out."""
+    config = cfg()
+    for storage in storages:
+        stream = getattr(storage, "stream", None)
+        if getattr(stream, "refused", None) == "count":
+            raise EvidenceRefused("too_many", config.case_max_evidence_files)
+        if getattr(stream, "oversize", False):
+            raise EvidenceRefused("too_large", config.case_max_evidence_bytes)
 
 
 def add_evidence(case: Case, keyring: Any, actor: Any, filename: str, mime: str,
-                 source: IO[bytes]) -> Evidence:
-    """Encrypt an uploaded file into the store while hashing it; commits (or keeps nothing)."""
+                 source: IO[bytes], max_bytes: int | None = None) -> Evidence:
+    """Encrypt an uploaded file into the store while hashing it; commits (or keeps nothing).
+
+    `max_bytes` defaults to `case_max_evidence_bytes`; a larger file raises EvidenceRefused
+    while it streams and leaves no row and no stored file behind.
+    """
     require_member(case, actor)
     ensure_writable(case)
+    limit = cfg().case_max_evidence_bytes if max_bytes is None else max_bytes
     version, case_key = current_key(case, keyring)
     files = store()
     name = files.new_name()
@@ -80,7 +107,7 @@ def add_evidence(case: Case, keyring: Any, actor: Any, filename: str, mime: str,
     try:
         db.session.add(row)
         db.session.flush()
-        hashing = HashingReader(source)
+        hashing = _CappedReader(source, limit)
         files.write(name, file_key, _aad(case.id, row.id, "data"), hashing)  # type: ignore[arg-type]
         if hashing.size == 0:
             raise InvalidInput("empty file")

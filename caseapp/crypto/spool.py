@@ -79,7 +79,7 @@ class EncryptedSpool(io.RawIOBase):
                 self._spill()
         else:
             assert self._file is not None
-            self._file.write(self._enc.update(bytes(data)))
+            self._file.write(self._enc.update(data))
         return n
 
     def _spill(self) -> None:
@@ -134,6 +134,12 @@ class EncryptedSpool(io.RawIOBase):
         if self._reader is None:
             self._reader = self._chunks()
         want = None if size is None or size < 0 else size
+        if want and not self._pending:  # the usual chunk-sized read: no copying
+            first = next(self._reader, b"")
+            if len(first) == want:
+                self._pos += want
+                return first
+            self._pending = first
         out = bytearray(self._pending)
         self._pending = b""
         while want is None or len(out) < want:

@@ -43,21 +43,35 @@ class StreamEncryptor:
         self._counter = 0
         self.header = _HEADER.pack(STREAM_V1, self._prefix, chunk_size)
 
-    def _seal(self, data: bytes, last: bool) -> bytes:
+    def _seal(self, data: bytes | memoryview, last: bool) -> bytes:
         out = self._aes.encrypt(
             _nonce(self._prefix, self._counter, last), data, _aad(self._aad, self._counter, last)
         )
         self._counter += 1
         return out
 
-    def update(self, data: bytes) -> bytes:
-        """Encrypt whole chunks available so far; keeps at most one chunk buffered."""
-        self._buf += data
-        out = bytearray()
-        while len(self._buf) > self._chunk:  # keep >=1 byte back so the last chunk is known
-            out += self._seal(bytes(self._buf[: self._chunk]), last=False)
-            del self._buf[: self._chunk]
-        return bytes(out)
+    def update(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Encrypt whole chunks available so far; keeps at most one chunk buffered.
+
+        At least one byte stays buffered (so the final chunk is known at `finalize`); whole
+        chunks are sealed straight from `data` without copying it (uploads are ~100 MB).
+        """
+        view = memoryview(data).cast("B")
+        if len(self._buf) + len(view) <= self._chunk:
+            self._buf += view
+            return b""
+        parts = []
+        if self._buf:
+            need = self._chunk - len(self._buf)
+            self._buf += view[:need]
+            view = view[need:]
+            parts.append(self._seal(bytes(self._buf), last=False))
+            self._buf.clear()
+        while len(view) > self._chunk:
+            parts.append(self._seal(view[: self._chunk], last=False))
+            view = view[self._chunk:]
+        self._buf += view
+        return b"".join(parts)
 
     def finalize(self) -> bytes:
         """Encrypt the remaining bytes as the final chunk."""

@@ -9,13 +9,13 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from .. import csvsafe
 from ..accounts.models import User
 from .models import DbSession, PayoutLedger
 
 CSV_COLUMNS = ("ledger_id", "reward_id", "case_ref", "category", "district", "amount",
                "currency", "method", "reference", "paid_on", "recorded_at", "recorded_by",
                "verified_by", "approved_by", "handover_by", "handover_witness")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,7 @@ def report(session: DbSession, date_from: date, date_to: date,
 
 def _cell(value: object) -> str:
     """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return csvsafe.cell(value)
 
 
 def to_csv(rep: LedgerReport) -> str:

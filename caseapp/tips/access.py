@@ -2,7 +2,8 @@
 
 The tip key is what both sides can open: the tipster through the key derived from the
 receipt, the intake department through its key pair, a case's departments through the
-case key once the tip joins a case. Messages and files are encrypted under the tip key.
+case key once the tip joins a case. Messages and files are encrypted under the tip's
+content key: the wrapped key XOR the mask of the tip's retention pad (`retention.locks`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from ..crypto import (
 )
 from ..extensions import db
 from ..keys import keystore
+from ..retention.locks import subject_key
+from ..retention.models import RetentionKind
 from .errors import TipNotReadable, WrongReceipt
 from .models import HolderKind, Tip, TipBlindIndex, TipFile, TipKeyWrap, TipMessage
 from .service import content_aad, file_aad, key_aad, remove_written, store_file
@@ -115,7 +118,7 @@ def tipster_tip(login_lookup: str, private_key: bytes,
         key = unseal(wrap, PrivateKey(private_key), key_aad(tip.id, "tipster"))
     except DecryptionError as exc:
         raise TipNotReadable("tipster key does not open the tip") from exc
-    return tip, key
+    return tip, _content_key(tip.id, key)
 
 
 def open_with_receipt(receipt: str) -> TipContent:
@@ -133,7 +136,7 @@ def add_tipster_message(tip: Tip, tip_key: bytes, body: str,
 
 # -- staff -------------------------------------------------------------------------
 def open_tip_key(tip: Tip, keyring: Any) -> bytes:
-    """The tip key via the department symmetric wrap or the department seal.
+    """The tip's content key via the department symmetric wrap or the department seal.
 
     Case members open tips through `caseapp.cases.tipkeys.case_tip_keys` instead.
 
@@ -141,6 +144,10 @@ def open_tip_key(tip: Tip, keyring: Any) -> bytes:
     opens a tip through its (slow) HPKE seal, a symmetric wrap is added so later list pages
     only do AES. Raises TipNotReadable when nothing the caller holds opens the tip.
     """
+    return _content_key(tip.id, _open_raw(tip, keyring))
+
+
+def _open_raw(tip: Tip, keyring: Any) -> bytes:
     wraps = db.session.scalars(select(TipKeyWrap).where(TipKeyWrap.tip_id == tip.id)).all()
     for wrap in wraps:
         if wrap.holder_kind == HolderKind.DEPARTMENT_SYM:
@@ -161,6 +168,14 @@ def open_tip_key(tip: Tip, keyring: Any) -> bytes:
             _add_symmetric_wrap(tip.id, dept_id, key, keyring.department_symmetric(dept_id))
             return key
     raise TipNotReadable(f"no key held for tip {tip.id}")
+
+
+def _content_key(tip_id: int, raw_key: bytes) -> bytes:
+    """The key a tip's content is encrypted under; TipNotReadable once it is purged."""
+    try:
+        return subject_key(RetentionKind.TIP, tip_id, raw_key)
+    except KeyUnavailable as exc:
+        raise TipNotReadable(f"tip {tip_id}: {exc}") from exc
 
 
 def _add_symmetric_wrap(tip_id: int, dept_id: int, tip_key: bytes, sym: bytes) -> None:

@@ -5,6 +5,8 @@ in-person tip. Nothing the tipster typed reaches the database in clear: one enve
 fresh tip key holds the typed fields; files are scrubbed in memory, stream-encrypted into
 the upload store under per-file keys wrapped by the tip key. The tip key is sealed to the
 intake department, the tipster key (derived from the receipt) and the escrow key.
+What is sealed is the raw tip key K; content is encrypted under K XOR the mask of the tip's
+retention pad (`caseapp.retention.locks`), which a purge destroys.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..config import Config
 from ..crypto import (
     KeyStore,
     PublicKey,
+    TipsterCredentials,
     blind_index,
     encrypt_field,
     escrow_aad,
@@ -41,7 +44,9 @@ from ..crypto import (
 from ..extensions import db
 from ..hashing import HashingReader
 from ..keys import keystore
-from . import filetypes, scrub
+from ..retention.locks import create_lock, padded
+from ..retention.models import RetentionKind
+from . import filetypes, scrub, uploads
 from .errors import DuplicateSubmission, FileProblem, FilesRefused, InvalidTip, StorageFailed
 from .models import (
     Category,
@@ -101,6 +106,8 @@ class SubmittedTip:
     ref: str
     submitted_at: datetime
     files: list[StoredFile] = field(default_factory=list)
+    # the receipt's Argon2id result, so the receipt page need not derive it a second time
+    credentials: TipsterCredentials | None = field(default=None, repr=False, compare=False)
 
 
 # -- keys and bindings ---------------------------------------------------------------
@@ -166,9 +173,8 @@ def blind_indexes(tip_id: int, data: TipInput, store: KeyStore) -> list[TipBlind
 
 # -- files ---------------------------------------------------------------------------
 def safe_filename(name: str) -> str:
-    """The last path component of a sent file name (a full path can name the user)."""
-    base = re.split(r"[\\/]", name or "")[-1].strip().replace("\x00", "")
-    return base[:200] or "file"
+    """The last path component of a sent file name, without controls or direction marks."""
+    return uploads.safe_filename(name)
 
 
 def check_files(files: list[UploadedFile], cfg: Config) -> list[filetypes.FileType]:
@@ -292,12 +298,13 @@ def submit_tip(data: TipInput, files: list[UploadedFile], *, channel: str = "web
         sess.add(tip)
         sess.flush()
         tip.ref = f"T-{now.year}-{tip.id:06d}"
-        tip_key = random_key()
+        raw_key = random_key()
+        tip_key = _content_key(tip.id, raw_key)
         envelope = {"v": CONTENT_VERSION, "submitted_at": now.isoformat(timespec="seconds"),
                     "fields": data.as_dict()}
         tip.content = encrypt_field(tip_key, json.dumps(envelope, ensure_ascii=False),
                                     content_aad(tip.id))
-        sess.add_all(_wrap_for_holders(tip, tip_key, creds.public_key, store_keys))
+        sess.add_all(_wrap_for_holders(tip, raw_key, creds.public_key, store_keys))
         sess.add_all(blind_indexes(tip.id, data, store_keys))
         stored: list[StoredFile] = []
         for upload, ftype in zip(files, types, strict=True):
@@ -330,7 +337,12 @@ def submit_tip(data: TipInput, files: list[UploadedFile], *, channel: str = "web
         sess.rollback()
         remove_written(uploads, written)
         raise
-    return SubmittedTip(receipt, tip.id, tip.ref or "", now, stored)
+    return SubmittedTip(receipt, tip.id, tip.ref or "", now, stored, creds)
+
+
+def _content_key(tip_id: int, raw_key: bytes) -> bytes:
+    """A new tip's retention lock; returns the key its content is encrypted under."""
+    return padded(create_lock(RetentionKind.TIP, tip_id), RetentionKind.TIP, tip_id, raw_key)
 
 
 def _user_model() -> Any:

@@ -6,14 +6,18 @@ ciphertext under a throw-away key. On portal endpoints it also enforces the limi
 the body streams in: the whole request may not exceed `portal_max_request_bytes` (checked
 against Content-Length before anything is read, and counted when there is none), each file
 may not exceed `portal_max_file_bytes` (the rest of an oversized file is dropped and the
-form re-rendered with a message), and only `portal_max_files` files are kept.
+form re-rendered with a message), and only `portal_max_files` files are kept. Staff
+endpoints get the same with `case_max_evidence_bytes` and `case_max_evidence_files`, and any
+request at most `max_form_parts` multipart parts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +30,31 @@ from ..crypto import EncryptedSpool, decrypt_chunks, encrypt_stream
 
 PORTAL_BLUEPRINTS = ("tips", "tips_staff")
 FIELDS_ALLOWANCE = 1024 * 1024  # room for the text fields and multipart framing
+MAX_FILENAME = 200
+# direction marks and overrides: "invoice\u202egpj.exe" would show as "invoiceexe.jpg"
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def max_request_bytes(cfg: Config) -> int:
     """Largest acceptable portal request: all files at their limit plus the text fields."""
     return cfg.portal_max_files * cfg.portal_max_file_bytes + FIELDS_ALLOWANCE
+
+
+def max_staff_request_bytes(cfg: Config) -> int:
+    """Largest acceptable staff request: the evidence files at their limit plus the fields."""
+    return cfg.case_max_evidence_files * cfg.case_max_evidence_bytes + FIELDS_ALLOWANCE
+
+
+def safe_filename(name: str) -> str:
+    """A sent file name fit to show and to offer for download.
+
+    Only the last path component (a full path can name the user); control characters and
+    Unicode direction marks/overrides become "_"; a name of dots only becomes "file".
+    """
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join("_" if c in _BIDI or unicodedata.category(c) == "Cc" else c for c in base)
+    base = base.strip()[:MAX_FILENAME]
+    return "file" if not base.strip(".") else base
 
 
 class PortalRequest(Request):
@@ -46,15 +70,25 @@ class PortalRequest(Request):
 
     @property
     def max_content_length(self) -> int | None:
-        """The portal's total limit on portal endpoints; the app default elsewhere."""
+        """The portal's total limit on portal endpoints; the staff limit elsewhere."""
         cfg = self._cfg()
-        if cfg is not None and self._is_portal():
-            return max_request_bytes(cfg)
-        return super().max_content_length
+        if cfg is None:
+            return super().max_content_length
+        return max_request_bytes(cfg) if self._is_portal() else max_staff_request_bytes(cfg)
 
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
         self._max_content_length = value
+
+    @property  # type: ignore[override]
+    def max_form_parts(self) -> int | None:
+        """Most multipart parts (fields and files) one request may have (413 beyond)."""
+        cfg = self._cfg()
+        return cfg.max_form_parts if cfg is not None else super().max_form_parts
+
+    @max_form_parts.setter
+    def max_form_parts(self, value: int | None) -> None:
+        self._max_form_parts = value
 
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None,
@@ -65,11 +99,15 @@ class PortalRequest(Request):
         tmp_dir = cfg.portal_spool_dir if cfg else None
         if not filename:  # an empty file input
             return EncryptedSpool(max_memory=memory, max_size=0, tmp_dir=tmp_dir)  # type: ignore[return-value]
-        if cfg is None or not self._is_portal():
+        if cfg is None:
             return EncryptedSpool(max_memory=memory, tmp_dir=tmp_dir)  # type: ignore[return-value]
         self._caseapp_file_parts += 1
-        refused = "count" if self._caseapp_file_parts > cfg.portal_max_files else None
-        return EncryptedSpool(max_memory=memory, max_size=cfg.portal_max_file_bytes,  # type: ignore[return-value]
+        if self._is_portal():
+            most, largest = cfg.portal_max_files, cfg.portal_max_file_bytes
+        else:  # staff uploads: case evidence
+            most, largest = cfg.case_max_evidence_files, cfg.case_max_evidence_bytes
+        refused = "count" if self._caseapp_file_parts > most else None
+        return EncryptedSpool(max_memory=memory, max_size=largest,  # type: ignore[return-value]
                               tmp_dir=tmp_dir, refused=refused)
 
 

@@ -172,7 +172,8 @@ def _duplicate(nonce: str, exc: DuplicateSubmission) -> tuple[str, int]:
 
 
 def _received(done: SubmittedTip, again: bool = False) -> tuple[str, int]:
-    creds = tipster_credentials(done.receipt, keystore().receipt_salt, _cfg().receipt_kdf)
+    creds = done.credentials or tipster_credentials(done.receipt, keystore().receipt_salt,
+                                                    _cfg().receipt_kdf)
     portal_session.sign_in(TipsterLogin(done.tip_id, creds.lookup,
                                         creds.private_key.to_bytes()))
     return render_template("tips/received.html", done=done, again=again,

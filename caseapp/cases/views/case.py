@@ -11,6 +11,7 @@ from ...accounts.models import Department, User
 from ...accounts.permissions import Permission, require
 from ...audit.service import detail_of, timeline
 from ...extensions import db
+from ...paging import page_arg
 from .. import workflow
 from ..common import opened
 from ..detail import case_view
@@ -42,7 +43,7 @@ from .labels import department_name
 def case_list() -> str:
     """Cases of the user's department, 50 per page, titles decrypted."""
     status = request.args.get("status") or "active"
-    page = list_cases(ring(), me(), page=request.args.get("page", 1, type=int), status=status)
+    page = list_cases(ring(), me(), page=page_arg(request.args), status=status)
     return render_template("cases/list.html", page=page, status=status,
                            statuses=["active", *CaseStatus._value2member_map_])
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.exceptions import Forbidden, NotFound, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from ...accounts.current import current_staff as me
@@ -14,7 +14,14 @@ from ...accounts.keys import Keyring, current_keyring
 from ...crypto import DecryptionError, KeyUnavailable
 from ...extensions import db
 from ...tips.errors import TipNotReadable
-from ..errors import CaseClosed, IllegalTransition, InvalidInput, NotAllowed, NotOnCase
+from ..errors import (
+    CaseClosed,
+    EvidenceRefused,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NotOnCase,
+)
 from ..models import Case
 from ..workflow import load_case
 from . import bp, labels
@@ -56,6 +63,8 @@ def _refused(exc: Exception) -> Response:
     elif isinstance(exc, IllegalTransition):
         flash(_("This step is not possible in the current state (%(state)s).",
                 state=exc.current), "error")
+    elif isinstance(exc, EvidenceRefused):
+        flash(evidence_refusal(exc), "error")
     else:
         flash(_("Please check the form: %(what)s.", what=str(exc)), "error")
     args = request.view_args or {}
@@ -64,6 +73,29 @@ def _refused(exc: Exception) -> Response:
     if "tip_id" in args:
         return redirect(url_for("cases.intake_tip", tip_id=int(args["tip_id"])), 303)
     return redirect(url_for("cases.intake_queue"), 303)
+
+
+def evidence_refusal(exc: EvidenceRefused) -> str:
+    """Why an evidence upload was not kept, in plain words."""
+    if exc.reason == "too_many":
+        return _("Upload at most %(n)d file at a time. Nothing was stored.", n=exc.limit)
+    return _("The file is larger than %(mb)d MB. Nothing was stored.",
+             mb=exc.limit // (1024 * 1024))
+
+
+def _too_large(_exc: RequestEntityTooLarge) -> tuple[str, int]:
+    """The whole request was over the staff limit: a 413 page naming the limits."""
+    from ..common import cfg
+
+    db.session.rollback()
+    config = cfg()
+    case_id = (request.view_args or {}).get("case_id")
+    back = url_for("cases.case_detail", case_id=case_id, _anchor="evidence") if case_id else None
+    detail = _("Evidence files may be at most %(mb)d MB each, %(n)d per upload. "
+               "Nothing was stored.", mb=config.case_max_evidence_bytes // (1024 * 1024),
+               n=config.case_max_evidence_files)
+    return render_template("error.html", error=RequestEntityTooLarge(), detail=detail,
+                           back=back), 413
 
 
 def install(bp: Blueprint) -> None:
@@ -76,6 +108,7 @@ def install(bp: Blueprint) -> None:
     refused: tuple[type[Exception], ...] = (CaseClosed, IllegalTransition, InvalidInput)
     for kind in refused:
         bp.register_error_handler(kind, _refused)
+    bp.register_error_handler(RequestEntityTooLarge, _too_large)
 
     @bp.app_context_processor
     def _helpers() -> dict[str, Any]:

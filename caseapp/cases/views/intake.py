@@ -11,6 +11,7 @@ from ... import clock
 from ...accounts.models import Department
 from ...accounts.permissions import Permission, require
 from ...extensions import db
+from ...paging import page_arg
 from ...tips.models import Tip
 from .. import decisions
 from ..forms import AskForm, LinkForm, PromoteForm, ReferForm, RejectForm, SearchForm
@@ -39,7 +40,7 @@ def _department_choices() -> list[tuple[int, str]]:
 @require(Permission.TIPS_DECIDE)
 def intake_queue() -> str:
     """New tips, oldest first, with deadlines and related counts."""
-    page = queue(ring(), me(), page=request.args.get("page", 1, type=int),
+    page = queue(ring(), me(), page=page_arg(request.args),
                  status=request.args.get("status") or None)
     return render_template("cases/intake_queue.html", page=page, search_form=SearchForm(),
                            status=request.args.get("status", ""))

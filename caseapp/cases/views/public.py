@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 
 from ...accounts.permissions import public
+from ...paging import page_arg
 from ..disposition import public_outcomes
 from . import public_bp
 
@@ -13,6 +14,6 @@ from . import public_bp
 @public
 def cases_handled() -> str:
     """Published outcomes, newest first."""
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_arg(request.args)
     rows, total = public_outcomes(page)
     return render_template("cases/public_outcomes.html", rows=rows, total=total, page=page)

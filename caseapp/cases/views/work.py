@@ -11,6 +11,7 @@ from flask import flash, request, stream_with_context
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from ... import csvsafe
 from ...accounts.permissions import Permission, require
 from ...extensions import db
 from .. import content, evidence, subjects
@@ -159,6 +160,7 @@ def case_add_evidence(case_id: int) -> Response:
     if not form.validate_on_submit():
         return _invalid(case_id, "evidence")
     upload = form.file.data
+    evidence.refuse_spooled(f for parts in request.files.listvalues() for f in parts)
     upload.stream.seek(0)
     evidence.add_evidence(case, ring(), me(), upload.filename or "", upload.mimetype or "",
                           upload.stream)
@@ -178,7 +180,8 @@ def case_evidence_file(case_id: int, evidence_id: int) -> FlaskResponse:
     db.session.commit()
     resp = FlaskResponse(stream_with_context(chunks), mimetype="application/octet-stream")
     resp.headers["Content-Disposition"] = (
-        f"attachment; filename=evidence-{row.id}; filename*=UTF-8''{quote(info.name)}")
+        f"attachment; filename=evidence-{row.id}; "
+        f"filename*=UTF-8''{quote(evidence.safe_name(info.name), safe='')}")
     resp.headers["Content-Length"] = str(info.size)
     return resp
 
@@ -196,7 +199,7 @@ def case_evidence_integrity(case_id: int) -> FlaskResponse:
               "intact", "added_at", "uploaded_by", "checked_at"]
     writer = csv.DictWriter(out, fieldnames=fields)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csvsafe.cell(v) for k, v in row.items()} for row in rows)
     resp = FlaskResponse(out.getvalue(), mimetype="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = (
         f"attachment; filename=integrity-{case.ref or case.id}.csv")
