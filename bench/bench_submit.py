@@ -34,7 +34,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 from baseline_app import SCHEMA, receipt_kdf
 from benchhttp import Client, flush_redis, fresh_database, gunicorn, hidden_value, redis_url
@@ -185,16 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     flush_redis(redis)
     instance = Path(tempfile.mkdtemp(prefix="caseapp-bench-submit-"))
     plain_env = prodshape.shape_env
-
-    def env_with_limits(*a: object, **kw: object) -> dict[str, str]:
-        """prodshape's environment plus the raised submission limits."""
-        return {**plain_env(*a, **kw), **UNLIMITED}  # type: ignore[arg-type]
-
     try:
-        with mock.patch.object(prodshape, "shape_env", env_with_limits), \
-                prodshape.production_shape(database_url=database_url, redis_url=redis,
-                                           instance=instance, port=prodshape.free_port(),
-                                           web_workers=2) as real_url:
+        with prodshape.production_shape(database_url=database_url, redis_url=redis,
+                                        instance=instance, port=prodshape.free_port(),
+                                        web_workers=2, extra_env=UNLIMITED) as real_url:
             engine = create_engine(database_url)
             with engine.begin() as conn:
                 conn.execute(text(SCHEMA))

@@ -102,16 +102,18 @@ def _wait_ready(url: str, procs: dict[str, tuple[subprocess.Popen[bytes], Path]]
 
 @contextlib.contextmanager
 def production_shape(*, database_url: str, redis_url: str, instance: Path, port: int,
-                     web_workers: int = 2) -> Iterator[str]:
+                     web_workers: int = 2,
+                     extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Set up and run gunicorn (`web_workers`) + one rq worker; yield the base URL; stop both.
 
-    Logs go to `instance/logs/`. The database and Redis db must exist (and be empty for a
-    fresh run); migrations, keys and demo users are created here.
+    `extra_env` adds settings (e.g. CASEAPP_* limits). Logs go to `instance/logs/`. The
+    database and Redis db must exist (and be empty for a fresh run); migrations, keys and
+    demo users are created here.
     """
     instance.mkdir(parents=True, exist_ok=True)
     logs = instance / "logs"
     logs.mkdir(exist_ok=True)
-    env = shape_env(database_url, redis_url, instance)
+    env = {**shape_env(database_url, redis_url, instance), **(extra_env or {})}
     _setup(env, logs)
     base_url = f"http://127.0.0.1:{port}"
     procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
