@@ -244,3 +244,53 @@ def test_temporary_password_must_be_changed_first(app, client, bob):
         "confirm": "my own long password"}, token_from="/staff/account")
     assert resp.status_code == 302
     assert client.get("/staff/").status_code == 200
+
+
+def _answers(app: Flask, username: str, config) -> list[tuple[int, str]]:
+    """What an attacker sees for a run of wrong passwords, immediate retries and waits."""
+    client = app.test_client()
+    seen: list[tuple[int, str]] = []
+
+    def attempt() -> None:
+        resp = login(client, username, WRONG)
+        text = resp.get_data(as_text=True)
+        flash = re.search(r'class="flash[^"]*"[^>]*>(.*?)<', text, re.S)
+        seen.append((resp.status_code, re.sub(r"\d+", "N", flash.group(1).strip())
+                     if flash else ""))
+
+    for n in range(1, config.login_max_failures + 2):
+        attempt()
+        attempt()  # at once: a real account is in its delay here
+        clock.move(timedelta(seconds=2 ** n))
+    clock.move(timedelta(minutes=config.login_lockout_minutes))
+    attempt()  # after the lock-out
+    return seen
+
+
+def test_unknown_user_name_is_throttled_exactly_like_a_real_one(app, bob, config):
+    """No answer tells an existing user name from a made-up one (no enumeration)."""
+    real = _answers(app, "bob", config)
+    clock.reset()
+    made_up = _answers(app, "no-such-officer", config)
+    assert real == made_up
+    assert any(status == 429 for status, _ in real)  # the run did reach delays and lock-out
+    assert sum("locked" in text for _, text in real) >= 1
+
+
+def test_unknown_user_names_are_throttled_alike_through_redis(app, bob, config, redis_url):
+    """With Redis (several web processes), the phantom's state is shared and hashed."""
+    import redis as redis_lib
+
+    from caseapp import create_app
+
+    conn = redis_lib.Redis.from_url(redis_url)
+    conn.flushdb()
+    shared = create_app(config.with_(redis_url=redis_url))
+    real = _answers(shared, "bob", config)
+    clock.reset()
+    made_up = _answers(shared, "no-such-officer", config)
+    assert real == made_up
+    keys = [k.decode() for k in conn.keys("*")]
+    assert any(k.startswith("caseapp:login:phantom:") for k in keys)
+    assert not any("no-such-officer" in k for k in keys)  # only an HMAC of the name
+    conn.flushdb()

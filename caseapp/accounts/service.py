@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -27,6 +28,7 @@ from ..crypto import (
     wrap_user_key,
 )
 from ..extensions import db
+from . import phantom
 from .errors import (
     AccountLocked,
     InvalidInput,
@@ -162,7 +164,7 @@ def create_user(username: str, display_name: str, department: Department | None,
 
 
 # -- login ---------------------------------------------------------------------------
-def check_lock(user: User, now: datetime) -> None:
+def check_lock(user: User | phantom.Phantom, now: datetime) -> None:
     """Raise AccountLocked while a delay or lock-out runs; reset the count after a lock-out."""
     if user.locked_until is not None and now < user.locked_until:
         raise AccountLocked(user.locked_until)
@@ -170,7 +172,7 @@ def check_lock(user: User, now: datetime) -> None:
         user.failed_logins = 0  # the lock-out was served; start counting again
 
 
-def register_failure(user: User, now: datetime) -> None:
+def register_failure(user: User | phantom.Phantom, now: datetime) -> None:
     """Count a failed attempt: a growing delay, then a lock-out after the configured count."""
     cfg = _cfg()
     user.failed_logins = (user.failed_logins or 0) + 1
@@ -194,8 +196,7 @@ def authenticate(username: str, password: str) -> tuple[User, PrivateKey]:
     now = clock.now()
     user = get_user(username)
     if user is None:
-        verify_password(_dummy_hash(_cfg().password_kdf), password)  # same work as a real check
-        raise _fail(None, username, "unknown")
+        _unknown_user(username, password, now)
     try:
         check_lock(user, now)
     except AccountLocked:
@@ -220,6 +221,22 @@ def authenticate(username: str, password: str) -> tuple[User, PrivateKey]:
            object_type="user", object_id=user.id)
     db.session.commit()
     return user, private
+
+
+def _unknown_user(username: str, password: str, now: datetime) -> NoReturn:
+    """Fail exactly as a real account would: same work, same delays, same lock-out."""
+    ghost = phantom.load(username)
+    try:
+        check_lock(ghost, now)
+    except AccountLocked:
+        record("login.locked", object_type="user", object_id=None)
+        db.session.commit()
+        raise
+    verify_password(_dummy_hash(_cfg().password_kdf), password)  # same work as a real check
+    register_failure(ghost, now)
+    phantom.save(username, ghost, ttl_seconds=2 * 60 * _cfg().login_lockout_minutes
+                 + MAX_DELAY_SECONDS)
+    raise _fail(None, username, "unknown")
 
 
 def totp_required(user: User) -> bool:
