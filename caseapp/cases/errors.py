@@ -11,6 +11,10 @@ class NotOnCase(CaseError):
     """The caller's department is not on the case (views answer 404)."""
 
 
+class NoSuchObject(NotOnCase):
+    """An object id that does not belong to the tip or case in the URL (views answer 404)."""
+
+
 class NotAllowed(CaseError):
     """The caller may not do this (wrong role, wrong department, own proposal …)."""
 

@@ -75,6 +75,7 @@ class Side:
     reward_tip: int
     reward_receipt: str
     reward: int
+    tip_file: int = 0  # the photo sent with the open case's tip
     markers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -157,6 +158,7 @@ def build_side(name: str, dept: int, investigator: int, lead: int, intake: int) 
     from caseapp.cases import content, disposition, evidence, subjects, workflow
     from caseapp.rewards.models import Reward
     from caseapp.tips.access import add_tipster_message, check_receipt, tipster_tip
+    from caseapp.tips.models import TipFile
 
     m = {k: marker(name, k) for k in (
         "title", "summary", "note", "task", "action", "seized", "subject", "subject-phone",
@@ -204,11 +206,13 @@ def build_side(name: str, dept: int, investigator: int, lead: int, intake: int) 
                         _user(lead), row.id)
     reward = db.session.scalar(select(Reward).where(Reward.tip_id == reward_tip))
     assert reward is not None, "an approved substantiated disposition makes a reward"
+    tip_file = db.session.scalar(select(TipFile.id).where(TipFile.tip_id == tip_id))
+    assert tip_file is not None
     side = Side(name=name, dept=dept, investigator=investigator, lead=lead, case=case.id,
                 tip=tip_id, receipt=receipt, note=note.id, task=task.id, action=action.id,
                 seized=seized.id, subject=subject.id, evidence=ev.id, staff_message=msg.id,
                 closed_case=closed.id, disposition=row.id, reward_tip=reward_tip,
-                reward_receipt=reward_receipt, reward=reward.id, markers=m)
+                reward_receipt=reward_receipt, reward=reward.id, tip_file=tip_file, markers=m)
     return side
 
 

@@ -78,6 +78,7 @@ def placeholders(endpoint: str, w: SecWorld) -> dict[str, Any]:
         "action_id": w.a.action, "disposition_id": w.a.disposition, "decision": "refuse",
         "request_id": 1, "dept_id": w.b.dept, "tip_id": w.a.tip, "reward_id": w.a.reward,
         "notification_id": 1, "user_id": w.spare_user, "name": "tips_by_category",
+        "file_id": w.a.tip_file,
     }
     if endpoint.startswith("admin."):
         values["dept_id"] = w.spare_department

@@ -107,6 +107,7 @@ def reads(v: Side) -> list[str]:
     """Every GET of the victim's case."""
     c = f"/staff/cases/{v.case}"
     return [c, f"{c}/timeline", f"{c}/evidence/{v.evidence}", f"{c}/evidence/integrity.csv",
+            f"{c}/tips/{v.tip}/files/{v.tip_file}",
             f"/staff/cases/{v.closed_case}", f"/staff/cases/{v.closed_case}/timeline"]
 
 
@@ -151,6 +152,10 @@ def test_own_case_url_with_the_other_sides_object_ids_is_refused(
     assert resp.status_code != 200 and v.evidence_bytes not in resp.get_data()
     for r in followed(client, resp):
         assert leaked(r, v) == []
+    for path in (f"tips/{mine.tip}/files/{v.tip_file}", f"tips/{v.tip}/files/{v.tip_file}"):
+        resp = send(client, "GET", f"{mine_url}/{path}")
+        assert resp.status_code == 404, (path, resp.status_code)
+        assert leaked(resp, v) == [], path
     before = snapshot(module_app)
     forms = victim_forms(v, mine)
     attempts = {

@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     from ...accounts.keys import add_escrow_rewrapper
     from ...notify import views as notify_views
     from ..keys import rewrap_cases_for_escrow
-    from . import case, disposition, helpers, intake, public, stats, work  # noqa: F401
+    from . import case, disposition, helpers, intake, public, stats, tipfiles, work  # noqa: F401
 
     add_escrow_rewrapper(rewrap_cases_for_escrow)
 

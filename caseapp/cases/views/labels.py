@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 
+from ...tips.forms import CONTACT_CHOICES, HOW_CHOICES
 from ...tips.models import Category, Channel, Status
 from ..forms import (
     MEASURE_LABELS,
@@ -44,12 +45,23 @@ DECISION = {
     DecisionKind.REFER: _l("Referred"),
 }
 ROLE = {"lead": _l("Lead department"), "joint": _l("Joint department")}
+# the fields of a report (caseapp.tips.service.TipInput), worded like the portal form
+TIP_FIELD = {
+    "category": _l("Category"), "district": _l("District or county"),
+    "township": _l("Township or street"),
+    "place_name": _l("Name of the clinic, pharmacy or person"),
+    "address": _l("Address or description of the place"),
+    "subject_phone": _l("Their phone number"), "when": _l("When did it happen?"),
+    "how_known": _l("How the tipster knows"), "narrative": _l("What happened"),
+    "contact": _l("Contact"), "contact_phone": _l("Tipster's phone number"),
+}
 
 ALL: dict[str, dict[Any, Any]] = {
     "category": CATEGORY, "channel": CHANNEL, "tip_status": TIP_STATUS,
     "case_status": CASE_STATUS, "decision": DECISION, "role": ROLE, "outcome": OUTCOME_LABELS,
     "measure": MEASURE_LABELS, "seized": SEIZED_LABELS, "subject": SUBJECT_LABELS,
     "task": TASK_LABELS, "reject": REJECT_LABELS, "refer": REFER_LABELS,
+    "tip_field": TIP_FIELD, "how_known": dict(HOW_CHOICES), "contact": dict(CONTACT_CHOICES),
 }
 
 
