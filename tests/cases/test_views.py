@@ -303,3 +303,20 @@ def test_proposer_cannot_approve_through_the_view(app: Flask, client: FlaskClien
     assert post(client, f"{c}/disposition/{did}/approve", token_from=c).status_code == 403
     with app.app_context():
         assert _case(case_id).status == "disposition_proposed"
+
+
+def test_refused_form_says_what_to_fix_in_words(app: Flask, client: FlaskClient, world: World,
+                                                busy_case: dict[str, int]) -> None:
+    """A joint action with no department ticked: a plain sentence, not an internal code."""
+    from caseapp.cases.models import JointAction
+
+    login(client, "inv_h")
+    c = f"/staff/cases/{busy_case['case']}"
+    resp = post(client, f"{c}/actions", {"a-planned_on": date.today().isoformat(),
+                                         "a-premises": "the clinic"}, token_from=c)
+    assert resp.status_code == 303
+    page = client.get(c).get_data(as_text=True)
+    assert "Tick at least one department, and only departments on the case." in page
+    assert "departments must be on the case" not in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(JointAction)) == 1  # no new one

@@ -24,7 +24,7 @@ from ..errors import (
 )
 from ..models import Case
 from ..workflow import load_case
-from . import bp, labels
+from . import bp, labels, refusals
 
 
 def ring() -> Keyring:
@@ -66,7 +66,7 @@ def _refused(exc: Exception) -> Response:
     elif isinstance(exc, EvidenceRefused):
         flash(evidence_refusal(exc), "error")
     else:
-        flash(_("Please check the form: %(what)s.", what=str(exc)), "error")
+        flash(refusals.advice(str(exc)), "error")
     args = request.view_args or {}
     if "case_id" in args:
         return back_to_case(int(args["case_id"]))
