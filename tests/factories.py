@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
@@ -184,3 +184,15 @@ def client_with_cookie(app: Any, value: str) -> FlaskClient:
 def is_login_redirect(resp: TestResponse) -> bool:
     """True when the response sends the browser to the staff login page."""
     return resp.status_code == 302 and "/staff/login" in (resp.location or "")
+
+
+def burst(application: Flask) -> None:
+    """Run an rq worker in this process until the queue is empty."""
+    from rq import SimpleWorker
+
+    from caseapp.jobs.outbox import rq_queue
+    from caseapp.jobs.runner import set_app
+
+    set_app(application)  # jobs run in this app, outside any app context
+    queue = rq_queue(application)
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)

@@ -86,13 +86,7 @@ class KeyStore:
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path.parent, 0o700)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_private_json(self.path, data)
 
     @classmethod
     def create(cls, keys_dir: Path) -> tuple[KeyStore, PrivateKey]:
@@ -164,6 +158,22 @@ class KeyStore:
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+def write_private_json(path: Path, data: dict[str, object]) -> None:
+    """Replace `path` atomically with `data` as JSON, owner-only, fsync'd (file and folder)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def write_escrow_file(path: Path, kid: str, private: PrivateKey) -> None:

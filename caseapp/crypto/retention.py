@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import KeyStoreError
+from .keystore import write_private_json
 from .primitives import KEY_BYTES, decrypt_field, encrypt_field, hkdf
 
 RETENTION_FILE = "retention.json"
@@ -83,20 +84,8 @@ class RetentionKeys:
             raise KeyStoreError(f"retention key file {self.path} is damaged") from exc
 
     def _write(self, keys: dict[str, bytes]) -> None:
-        data = {"version": 1, "epochs": {k: base64.b64encode(v).decode()
-                                         for k, v in sorted(keys.items())}}
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private_json(self.path, {"version": 1, "epochs": {
+            k: base64.b64encode(v).decode() for k, v in sorted(keys.items())}})
 
     @contextmanager
     def _locked(self) -> Iterator[dict[str, bytes]]:

@@ -232,17 +232,6 @@ def redis_app(app: Flask, redis_url: str) -> Iterator[Flask]:
     redis_connection(redis_url).flushdb()
 
 
-def burst(application: Flask) -> None:
-    """Run rq's worker in this process until the queue is empty."""
-    from rq import SimpleWorker
-
-    from caseapp.jobs.outbox import rq_queue
-
-    set_app(application)
-    queue = rq_queue(application)
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
-
-
 class Browser:
     """A test client that sends the marker headers and address on every request."""
 
@@ -349,7 +338,7 @@ def test_markers_appear_nowhere(redis_app: Flask, staff: dict[str, int], records
     rq_text = "\n".join(f"{j.description} {j.func_name} {j.args!r} {j.kwargs!r} {j.meta!r}"
                         for j in rq_jobs).encode()
     redis_before_worker = redis_dump(conn)
-    burst(redis_app)
+    factories.burst(redis_app)
     with redis_app.app_context():
         outbox = db.session.execute(select(OutboxJob)).scalars().all()
         assert outbox and all(r.done_at is not None for r in outbox)
@@ -495,7 +484,7 @@ def test_failed_job_leaves_no_content_in_redis_logs_or_audit(
     with redis_app.app_context():
         row_id = enqueue("test.security.leaky", marker="m-Qx41").id
         db.session.commit()
-    burst(redis_app)
+    factories.burst(redis_app)
     conn = redis_connection(redis_app.config["CASEAPP"].redis_url)
     queue = rq_queue(redis_app)
     failed = queue.failed_job_registry.get_job_ids()

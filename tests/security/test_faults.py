@@ -91,17 +91,6 @@ def rq_app(app: Flask, redis_url: str) -> Iterator[Flask]:
     redis_connection(redis_url).flushdb()
 
 
-def burst(application: Flask) -> None:
-    """Run an rq worker in this process until the queue is empty."""
-    from rq import SimpleWorker
-
-    from caseapp.jobs.outbox import rq_queue
-
-    set_app(application)
-    queue = rq_queue(application)
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
-
-
 def count(model: Any, *where: Any) -> int:
     """Rows of a model (inside an app context)."""
     return int(db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
@@ -230,13 +219,13 @@ def test_redis_down_change_committed_job_delivered_later(
     with rq_app.app_context():  # Redis is back
         assert dispatch_pending() == 1
         assert dispatch_pending() == 0
-    burst(rq_app)
+    factories.burst(rq_app)
     with rq_app.app_context():
         db.session.expire_all()
         done = db.session.get(OutboxJob, row_id)
         assert done is not None and done.done_at is not None and done.attempts == 1
         assert count(Notification, Notification.object_id == str(reward_id)) == 1
-    burst(rq_app)  # nothing left to run
+    factories.burst(rq_app)  # nothing left to run
     from caseapp.jobs import run_outbox_job
 
     run_outbox_job(row_id)  # a duplicate delivery changes nothing
