@@ -20,7 +20,7 @@ from caseapp.tips import access
 from caseapp.tips.models import Tip, TipFile
 from caseapp.tips.service import TipInput, submit_tip
 from caseapp.tips.uploads import UploadedFile
-from tests.tips.test_uploads import gps_jpeg
+from tests.security.payloads import gps_jpeg
 
 from .conftest import DISTRICT, World, login, ring, user
 

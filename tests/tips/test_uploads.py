@@ -15,23 +15,13 @@ from caseapp import clock
 from caseapp.extensions import db
 from caseapp.tips import access
 from caseapp.tips.models import Tip, TipFile
+from tests.security.payloads import gps_jpeg
 
 from .conftest import keyring
 from .portal import fields, form_token, post_report, receipt_of
 from .streams import ExplodingStream, MultipartStream, open_files_under
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
-
-
-def gps_jpeg() -> bytes:
-    img = Image.new("RGB", (120, 80), (10, 120, 200))
-    exif = Image.Exif()
-    exif[0x010F] = "SecretCamMaker"
-    exif[0x0110] = "SecretPhoneModel"
-    exif[0x8825] = {1: "N", 2: (32.0, 58.0, 30.0), 3: "E", 4: (114.0, 1.0, 12.0)}
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", exif=exif.tobytes())
-    return buf.getvalue()
 
 
 def _files(app, intake):
