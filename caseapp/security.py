@@ -10,6 +10,9 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response as BaseResponse
 
 from .accounts.permissions import Permission
+from .tips.uploads import BIDI_CONTROLS
+
+_NO_BIDI = str.maketrans(dict.fromkeys(BIDI_CONTROLS))
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -87,8 +90,14 @@ def refuse_nul() -> None:
         abort(400)
 
 
+def without_bidi(value: Any) -> Any:
+    """Jinja `finalize`: printed text loses direction overrides, so none can reorder a page."""
+    return value.translate(_NO_BIDI) if isinstance(value, str) else value  # Markup stays Markup
+
+
 def init_app(app: Flask) -> None:
     """Install the URL converter, the guards and the header hook (before any route exists)."""
+    app.jinja_env.finalize = without_bidi
     app.url_map.converters["int"] = BoundedInt
     app.before_request(refuse_nul)
     app.before_request(guard)

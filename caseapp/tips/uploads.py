@@ -32,7 +32,8 @@ PORTAL_BLUEPRINTS = ("tips", "tips_staff")
 FIELDS_ALLOWANCE = 1024 * 1024  # room for the text fields and multipart framing
 MAX_FILENAME = 200
 # direction marks and overrides: "invoice\u202egpj.exe" would show as "invoiceexe.jpg"
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def max_request_bytes(cfg: Config) -> int:
@@ -52,7 +53,8 @@ def safe_filename(name: str) -> str:
     Unicode direction marks/overrides become "_"; a name of dots only becomes "file".
     """
     base = re.split(r"[\\/]", name or "")[-1]
-    base = "".join("_" if c in _BIDI or unicodedata.category(c) == "Cc" else c for c in base)
+    base = "".join("_" if c in BIDI_CONTROLS or unicodedata.category(c) == "Cc" else c
+                   for c in base)
     base = base.strip()[:MAX_FILENAME]
     return "file" if not base.strip(".") else base
 

@@ -320,3 +320,15 @@ def test_refused_form_says_what_to_fix_in_words(app: Flask, client: FlaskClient,
     assert "departments must be on the case" not in page
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(JointAction)) == 1  # no new one
+
+
+def test_direction_overrides_in_free_text_cannot_reorder_a_page(
+        app: Flask, client: FlaskClient, world: World, busy_case: dict[str, int]) -> None:
+    """A note written with a right-to-left override shows in its typed order."""
+    login(client, "inv_h")
+    c = f"/staff/cases/{busy_case['case']}"
+    text = "payee account 6222\u202e0981 confirmed"
+    assert post(client, f"{c}/notes", {"n-text": text}, token_from=c).status_code == 303
+    page = client.get(c).get_data(as_text=True)
+    assert "payee account 62220981 confirmed" in page
+    assert "\u202e" not in page and "\u2066" not in page
