@@ -264,7 +264,8 @@ def _period() -> tuple[LedgerFilterForm, ledger.LedgerReport]:
     if end < start:
         start, end = end, start
     form.date_from.data, form.date_to.data = start, end
-    return form, ledger.report(db.session, start, end, (form.district.data or "").strip())
+    district = "" if form.district.errors else (form.district.data or "").strip()
+    return form, ledger.report(db.session, start, end, district)
 
 
 @bp.get("/ledger")

@@ -246,6 +246,9 @@ def test_ledger_report_csv_and_print_totals_match(app, client, world, config):
     # another period shows nothing
     empty = client.get("/staff/rewards/ledger?date_from=2000-01-01&date_to=2000-01-31")
     assert "No payments in this period." in _html(empty)
+    # a district code that fails the form's own check is not used as a filter
+    wrong = _html(client.get("/staff/rewards/ledger" + query + "&district=" + "9" * 40))
+    assert f"{sum(amounts):,} CNY" in wrong and "No payments in this period." not in wrong
 
 
 def test_escrow_rewrapper_is_registered(app):
