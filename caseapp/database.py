@@ -11,6 +11,37 @@ from sqlalchemy.engine import Engine
 from .extensions import db
 
 
+def pg_append_only(table: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """PostgreSQL trigger SQL refusing UPDATE, DELETE and TRUNCATE on `table`: (create, drop)."""
+    fn = f"{table}_append_only"
+    create = (
+        f"""
+CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION USING
+    MESSAGE = '{table} is append-only: ' || TG_OP || ' refused',
+    ERRCODE = 'insufficient_privilege';
+END;
+$$
+""",
+        f"""
+CREATE TRIGGER {table}_no_update_delete
+BEFORE UPDATE OR DELETE ON {table}
+FOR EACH ROW EXECUTE FUNCTION {fn}()
+""",
+        f"""
+CREATE TRIGGER {table}_no_truncate
+BEFORE TRUNCATE ON {table}
+FOR EACH STATEMENT EXECUTE FUNCTION {fn}()
+""",
+    )
+    drop = (f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}",
+            f"DROP FUNCTION IF EXISTS {fn}()")
+    return create, drop
+
+
 def _sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -7,33 +7,16 @@ from datetime import datetime
 from sqlalchemy import DDL, DateTime, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..database import pg_append_only
 from ..extensions import db
 
 GENESIS_HASH = "0" * 64
 
 # PostgreSQL: the log refuses UPDATE, DELETE and TRUNCATE; the head only moves forward.
-# The Alembic migration executes the same statements: `for sql in PG_TRIGGER_SQL: op.execute(sql)`.
+# The initial Alembic revision holds a frozen copy of these statements.
+_ENTRIES_SQL, _ENTRIES_DROP_SQL = pg_append_only("audit_entries")
 PG_TRIGGER_SQL: tuple[str, ...] = (
-    """
-CREATE OR REPLACE FUNCTION audit_entries_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION USING
-    MESSAGE = 'audit_entries is append-only: ' || TG_OP || ' refused',
-    ERRCODE = 'insufficient_privilege';
-END;
-$$
-""",
-    """
-CREATE TRIGGER audit_entries_no_update_delete
-BEFORE UPDATE OR DELETE ON audit_entries
-FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()
-""",
-    """
-CREATE TRIGGER audit_entries_no_truncate
-BEFORE TRUNCATE ON audit_entries
-FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only()
-""",
+    *_ENTRIES_SQL,
     """
 CREATE OR REPLACE FUNCTION audit_head_forward_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -62,9 +45,7 @@ PG_TRIGGER_DROP_SQL: tuple[str, ...] = (
     "DROP TRIGGER IF EXISTS audit_head_no_truncate ON audit_head",
     "DROP TRIGGER IF EXISTS audit_head_forward_only ON audit_head",
     "DROP FUNCTION IF EXISTS audit_head_forward_only()",
-    "DROP TRIGGER IF EXISTS audit_entries_no_truncate ON audit_entries",
-    "DROP TRIGGER IF EXISTS audit_entries_no_update_delete ON audit_entries",
-    "DROP FUNCTION IF EXISTS audit_entries_append_only()",
+    *_ENTRIES_DROP_SQL,
 )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
 from .. import clock
+from ..database import pg_append_only
 from ..extensions import db
 
 DbSession: TypeAlias = Session | scoped_session[Any]  # a plain session or `db.session`
@@ -128,35 +129,9 @@ class PayoutLedger(db.Model):  # type: ignore[name-defined]
         return f"<PayoutLedger {self.id} reward={self.reward_id} {self.amount}>"
 
 
-# PostgreSQL: ledger rows cannot be changed or removed. The migration runs the same
-# statements: `for sql in PG_LEDGER_TRIGGER_SQL: op.execute(sql)` (drop: *_DROP_SQL).
-PG_LEDGER_TRIGGER_SQL: tuple[str, ...] = (
-    """
-CREATE OR REPLACE FUNCTION payout_ledger_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION USING
-    MESSAGE = 'payout_ledger is append-only: ' || TG_OP || ' refused',
-    ERRCODE = 'insufficient_privilege';
-END;
-$$
-""",
-    """
-CREATE TRIGGER payout_ledger_no_update_delete
-BEFORE UPDATE OR DELETE ON payout_ledger
-FOR EACH ROW EXECUTE FUNCTION payout_ledger_append_only()
-""",
-    """
-CREATE TRIGGER payout_ledger_no_truncate
-BEFORE TRUNCATE ON payout_ledger
-FOR EACH STATEMENT EXECUTE FUNCTION payout_ledger_append_only()
-""",
-)
-PG_LEDGER_TRIGGER_DROP_SQL: tuple[str, ...] = (
-    "DROP TRIGGER IF EXISTS payout_ledger_no_truncate ON payout_ledger",
-    "DROP TRIGGER IF EXISTS payout_ledger_no_update_delete ON payout_ledger",
-    "DROP FUNCTION IF EXISTS payout_ledger_append_only()",
-)
+# PostgreSQL: ledger rows cannot be changed or removed (the initial revision holds a frozen
+# copy of these statements).
+PG_LEDGER_TRIGGER_SQL, PG_LEDGER_TRIGGER_DROP_SQL = pg_append_only("payout_ledger")
 # SQLite: the same refusal as triggers (the migration: `op.execute` each when on SQLite).
 SQLITE_LEDGER_TRIGGER_SQL: tuple[str, ...] = (
     """
