@@ -256,23 +256,25 @@ def open_claim_with(reward: Reward, department_key: PrivateKey) -> ClaimDetails:
     """Open a claim with a department private key; KeyUnavailable when it does not open."""
     if reward.claim_sealed is None or reward.claim_department_id is None:
         raise KeyUnavailable("no claim on this reward")
-    try:
-        raw = unseal(reward.claim_sealed, department_key,
-                     claim_aad(reward.id, reward.claim_department_id))
-    except DecryptionError as exc:
-        raise KeyUnavailable("this key does not open the claim") from exc
-    return _details(reward.id, raw)
+    return _open_copy(reward, reward.claim_sealed, department_key,
+                      claim_aad(reward.id, reward.claim_department_id), "this key")
 
 
 def open_claim_escrow(reward: Reward, escrow_private: PrivateKey) -> ClaimDetails:
     """Offline recovery: open the escrow copy of a claim."""
     if reward.claim_escrow is None or reward.claim_escrow_kid is None:
         raise KeyUnavailable("no claim on this reward")
+    return _open_copy(reward, reward.claim_escrow, escrow_private,
+                      claim_escrow_aad(reward.id, reward.claim_escrow_kid), "the escrow key")
+
+
+def _open_copy(reward: Reward, sealed: bytes, key: PrivateKey, aad: str,
+               holder: str) -> ClaimDetails:
+    """Unseal one sealed copy of a claim, then its retention layer."""
     try:
-        raw = unseal(reward.claim_escrow, escrow_private,
-                     claim_escrow_aad(reward.id, reward.claim_escrow_kid))
+        raw = unseal(sealed, key, aad)
     except DecryptionError as exc:
-        raise KeyUnavailable("the escrow key does not open this claim") from exc
+        raise KeyUnavailable(f"{holder} does not open the claim") from exc
     return _details(reward.id, raw)
 
 
