@@ -43,8 +43,9 @@ from .retention import (
     unwrap_pad,
     wrap_pad,
 )
+from .sealing import SealingFile
 from .spool import EncryptedSpool
-from .stream import StreamEncryptor, decrypt_chunks, decrypt_stream, encrypt_stream
+from .stream import CHUNK, StreamEncryptor, decrypt_chunks, decrypt_stream, encrypt_stream
 
 __all__ = [
     "CryptoError", "DecryptionError", "KeyStoreError", "KeyUnavailable",
@@ -57,7 +58,7 @@ __all__ = [
     "blind_index", "constant_time_equal", "decrypt_field", "decrypt_text", "encrypt_field",
     "normalise", "random_key", "sha256_hex", "unwrap_key", "wrap_key",
     "StreamEncryptor", "decrypt_chunks", "decrypt_stream", "encrypt_stream",
-    "EncryptedSpool", "client_tag", "receipt_from_token", "token_digest",
+    "EncryptedSpool", "SealingFile", "CHUNK", "client_tag", "receipt_from_token", "token_digest",
     "ACTIVE_EPOCH", "RetentionKeys", "apply_pad", "new_pad", "pad_subkey", "unwrap_pad",
     "wrap_pad",
 ]

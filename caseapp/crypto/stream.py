@@ -2,7 +2,8 @@
 
 Layout: header = version(1) ‖ nonce prefix(7) ‖ chunk size(4, big-endian); then chunks,
 each AES-256-GCM over at most `chunk size` bytes with nonce = prefix ‖ counter(4) ‖ last(1)
-and AAD = binding ‖ counter ‖ last flag. Only the final chunk carries last = 1.
+and AAD = binding ‖ counter ‖ last flag. Only the final chunk carries last = 1; it may be
+empty (when the plaintext ends on a chunk boundary).
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ class StreamEncryptor:
         self._chunk = chunk_size
         self._buf = bytearray()
         self._counter = 0
+        self.chunk_size = chunk_size
         self.header = _HEADER.pack(STREAM_V1, self._prefix, chunk_size)
 
-    def _seal(self, data: bytes | memoryview, last: bool) -> bytes:
+    def _seal(self, data: bytes | bytearray | memoryview, last: bool) -> bytes:
         out = self._aes.encrypt(
             _nonce(self._prefix, self._counter, last), data, _aad(self._aad, self._counter, last)
         )
@@ -51,32 +53,46 @@ class StreamEncryptor:
         return out
 
     def update(self, data: bytes | bytearray | memoryview) -> bytes:
-        """Encrypt whole chunks available so far; keeps at most one chunk buffered.
+        """Encrypt the whole chunks available so far; the rest waits for more or `finalize`.
 
-        At least one byte stays buffered (so the final chunk is known at `finalize`); whole
-        chunks are sealed straight from `data` without copying it (uploads are ~100 MB).
+        Whole chunks are sealed straight from `data` without copying it; only a partial
+        chunk is buffered, so the final chunk (sealed by `finalize`) may be empty.
         """
         view = memoryview(data).cast("B")
-        if len(self._buf) + len(view) <= self._chunk:
-            self._buf += view
-            return b""
-        parts = []
+        parts: list[bytes] = []
         if self._buf:
             need = self._chunk - len(self._buf)
             self._buf += view[:need]
             view = view[need:]
-            parts.append(self._seal(bytes(self._buf), last=False))
-            self._buf.clear()
-        while len(view) > self._chunk:
+            if len(self._buf) < self._chunk:
+                return b""
+            parts.append(self._seal(self._buf, last=False))
+            self._buf = bytearray()
+        while len(view) >= self._chunk:
             parts.append(self._seal(view[: self._chunk], last=False))
             view = view[self._chunk:]
         self._buf += view
         return b"".join(parts)
 
+    def seal_into(self, data: bytes | bytearray | memoryview, out: bytearray | memoryview,
+                  last: bool = False) -> memoryview:
+        """Seal one whole chunk (or, with `last`, the final one) into `out`; the sealed bytes.
+
+        For callers that gather whole chunks themselves and reuse their buffers; nothing
+        may be pending from `update`. `out` must hold a chunk and its tag.
+        """
+        if self._buf or (len(data) != self._chunk and not last) or len(data) > self._chunk:
+            raise ValueError("seal_into takes one whole chunk, or the final one")
+        sealed = memoryview(out)[: len(data) + _TAG]
+        self._aes.encrypt_into(_nonce(self._prefix, self._counter, last), data,
+                               _aad(self._aad, self._counter, last), sealed)
+        self._counter += 1
+        return sealed
+
     def finalize(self) -> bytes:
-        """Encrypt the remaining bytes as the final chunk."""
-        out = self._seal(bytes(self._buf), last=True)
-        self._buf.clear()
+        """Encrypt the remaining bytes (possibly none) as the final chunk."""
+        out = self._seal(self._buf, last=True)
+        self._buf = bytearray()
         return out
 
 

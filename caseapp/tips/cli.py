@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,7 +44,9 @@ def verify_proof_command(path: Path) -> None:
 @tips_group.command("purge")
 @click.option("--older-than-hours", default=24, show_default=True)
 def purge_command(older_than_hours: int) -> None:
-    """Delete used form tokens and orphaned upload files older than the given age."""
+    """Delete used form tokens and orphaned upload files (tips, case evidence) by age."""
+    from ..cases.evidence import store as evidence_store
+    from ..cases.models import Evidence
     from .models import TipFile, TipFormToken
     from .uploads import UploadStore
 
@@ -54,15 +55,11 @@ def purge_command(older_than_hours: int) -> None:
     cutoff = clock.now() - timedelta(hours=age)
     result = db.session.execute(delete(TipFormToken).where(TipFormToken.used_at < cutoff))
     db.session.commit()
-    store = UploadStore.for_app()
-    known = set(db.session.scalars(select(TipFile.stored_name)))
-    removed = 0
-    for name in store.names():
-        path = store.root / name
-        old = time.time() - path.stat().st_mtime > 3600
-        if name not in known and old:
-            store.delete(name)
-            removed += 1
+    removed = UploadStore.for_app().purge_orphans(
+        set(db.session.scalars(select(TipFile.stored_name))))
+    # evidence files are written while the request is parsed; a killed worker leaves one
+    removed += evidence_store().purge_orphans(
+        set(db.session.scalars(select(Evidence.stored_name))))
     click.echo(f"form tokens removed: {getattr(result, 'rowcount', 0)}; "
                f"orphaned files removed: {removed}")
 

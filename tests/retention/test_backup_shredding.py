@@ -25,7 +25,7 @@ from caseapp import clock, create_app
 from caseapp.backup import restore_backup
 from caseapp.cases import evidence
 from caseapp.cases.keys import open_case_key
-from caseapp.cases.models import Case, CaseKeyWrap, Evidence
+from caseapp.cases.models import LAYOUT_ROW_ID, Case, CaseKeyWrap, Evidence
 from caseapp.cases.tipkeys import case_tip_keys
 from caseapp.config import Config
 from caseapp.crypto import (
@@ -138,8 +138,9 @@ def _escrow_opens_case(case_id: int) -> bytes:
     key = subject_key("case", case_id, raw, 1)
     row = db.session.scalar(select(Evidence).where(Evidence.case_id == case_id))
     file_key = unwrap_key(key, row.wrapped_key, f"case:{case_id}:evidence:{row.id}:key")
-    return b"".join(evidence.store().read_chunks(row.stored_name, file_key,
-                                                 f"case:{case_id}:evidence:{row.id}:data"))
+    binding = (f"case:{case_id}:evidence:{row.id}:data" if row.layout == LAYOUT_ROW_ID
+               else f"case:{case_id}:evidence-file:{row.stored_name}")
+    return b"".join(evidence.store().read_chunks(row.stored_name, file_key, binding))
 
 
 def _escrow() -> tuple[str, PrivateKey]:

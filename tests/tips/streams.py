@@ -46,6 +46,7 @@ class MultipartStream(io.RawIOBase):
         self._buf = b""
         self._on_read = on_read
         self.reads = 0
+        self.sent = 0  # bytes handed out
 
     @staticmethod
     def content_type() -> str:
@@ -68,6 +69,7 @@ class MultipartStream(io.RawIOBase):
             out, self._buf = self._buf, b""
         else:
             out, self._buf = self._buf[:size], self._buf[size:]
+        self.sent += len(out)
         return out
 
     def readinto(self, b) -> int:  # type: ignore[override]

@@ -24,6 +24,8 @@ from .disposition import (
 from .intake import DecisionKind, TipDecision, TipIntake
 from .stats import StatsCell, StatsState
 from .work import (
+    LAYOUT_ROW_ID,
+    LAYOUT_STORED_NAME,
     ActionStatus,
     Evidence,
     JointAction,
@@ -40,7 +42,8 @@ from .work import (
 __all__ = [
     "AMOUNT_MEASURES", "ActionStatus", "Case", "CaseDepartment", "CaseKeyWrap", "CaseStatus",
     "CaseTip", "CaseTipSeal", "DecisionKind", "DepartmentRole", "Disposition", "DispositionMeasure",
-    "DispositionStatus", "DispositionTip", "Evidence", "JointAction", "MeasureKind", "Note",
+    "DispositionStatus", "DispositionTip", "Evidence", "LAYOUT_ROW_ID", "LAYOUT_STORED_NAME",
+    "JointAction", "MeasureKind", "Note",
     "OutcomeKind", "PublicOutcome", "ReopenRequest", "SeizedItem", "SeizedKind", "StatsCell",
     "StatsState", "Subject", "SubjectIndex", "SubjectKind", "Task", "TaskStatus",
     "TipDecision", "TipIntake", "WrapKind",

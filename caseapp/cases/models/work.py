@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ... import clock
@@ -118,6 +118,10 @@ class SeizedItem(_CaseRow, db.Model):  # type: ignore[name-defined]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+LAYOUT_ROW_ID = 1  # the file's content is bound to the row id (stored before one-pass uploads)
+LAYOUT_STORED_NAME = 2  # bound to the stored name, so it can be written before the row exists
+
+
 class Evidence(_CaseRow, db.Model):  # type: ignore[name-defined]
     """An evidence file: ciphertext on disk; meta = {name, mime, size, sha256} encrypted."""
 
@@ -125,6 +129,8 @@ class Evidence(_CaseRow, db.Model):  # type: ignore[name-defined]
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    layout: Mapped[int] = mapped_column(SmallInteger, default=LAYOUT_STORED_NAME,
+                                        server_default=str(LAYOUT_ROW_ID))
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     meta: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     uploaded_by_id: Mapped[int | None] = mapped_column(

@@ -16,10 +16,12 @@ def init_app(app: Flask) -> None:
     """Register the blueprints, the menu entries and the notification pages."""
     from ...accounts.keys import add_escrow_rewrapper
     from ...notify import views as notify_views
+    from ..evidence import discard_unkept
     from ..keys import rewrap_cases_for_escrow
     from . import case, disposition, helpers, intake, public, stats, tipfiles, work  # noqa: F401
 
     add_escrow_rewrapper(rewrap_cases_for_escrow)
+    app.teardown_request(discard_unkept)  # uploads that did not become evidence
 
     app.register_blueprint(bp)
     app.register_blueprint(public_bp)

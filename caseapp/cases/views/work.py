@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 from urllib.parse import quote
 
 from flask import Response as FlaskResponse
 from flask import flash, request, stream_with_context
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from ... import csvsafe
 from ...accounts.permissions import Permission, require
 from ...extensions import db
+from ...tips.uploads import streams_to
 from .. import content, evidence, subjects
 from ..common import opened
 from ..forms import (
@@ -151,17 +154,22 @@ def case_add_subject(case_id: int) -> Response:
     return back_to_case(case_id, "subjects")
 
 
+def _evidence_sink(view_args: dict[str, Any]) -> evidence.SealingFile | None:
+    """The file part of an evidence upload goes straight into the store (if allowed)."""
+    return evidence.incoming(int(view_args.get("case_id", 0)), current_user)
+
+
 @bp.post("/cases/<int:case_id>/evidence")
+@streams_to(_evidence_sink)
 @require(Permission.CASES_WRITE)
 def case_add_evidence(case_id: int) -> Response:
-    """Upload an evidence file (streamed, encrypted, hashed)."""
+    """Upload an evidence file (encrypted, hashed and stored while the form is parsed)."""
     case, _role = case_or_404(case_id)
     form = EvidenceForm(prefix="e")
     if not form.validate_on_submit():
         return _invalid(case_id, "evidence")
     upload = form.file.data
     evidence.refuse_spooled(f for parts in request.files.listvalues() for f in parts)
-    upload.stream.seek(0)
     evidence.add_evidence(case, ring(), me(), upload.filename or "", upload.mimetype or "",
                           upload.stream)
     flash(_("Evidence stored."), "success")
