@@ -28,7 +28,7 @@ from .stream import StreamEncryptor
 
 FILE_CHUNK = 2 * 1024 * 1024  # plaintext per sealed chunk = per buffer handed to the helper
 BUFFERS = 5  # the one being filled, the rest queued or being sealed
-WRITEBACK = 16 * 1024 * 1024
+WRITEBACK = 8 * 1024 * 1024
 _TAG = 16
 _STOP = None
 
