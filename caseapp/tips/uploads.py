@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar
 
 from flask import Request, current_app, has_app_context
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import get_input_stream
 
@@ -74,16 +75,13 @@ class PortalRequest(Request):
 
     @cached_property
     def stream(self) -> IO[bytes]:
-        """The body, buffered in 1 MiB pieces when it is large.
-
-        gunicorn receives up to 1 MiB per recv and copies what it keeps back on every
-        smaller read, so small reads of a 100 MiB upload copied it many times over; a
-        buffered reader of that size also saves the extra copy a raw `read` makes.
-        """
-        raw = get_input_stream(self.environ, max_content_length=self.max_content_length)
-        if isinstance(raw, io.RawIOBase) and (self.content_length or 0) > READ_BUFFER:
-            return io.BufferedReader(raw, READ_BUFFER)
-        return raw
+        """The body; a large one with a Content-Length is read in 1 MiB pieces (`BodyPieces`)."""
+        length = self.content_length
+        if self.shallow or length is None or length <= READ_BUFFER:
+            return get_input_stream(self.environ, max_content_length=self.max_content_length)
+        if self.max_content_length is not None and length > self.max_content_length:
+            raise RequestEntityTooLarge()
+        return BodyPieces(self.environ["wsgi.input"], length)  # type: ignore[return-value]
 
     def _cfg(self) -> Config | None:
         return current_app.config.get("CASEAPP") if has_app_context() else None
@@ -138,6 +136,56 @@ class PortalRequest(Request):
             refused = "forbidden"  # not this user's to upload: dropped unread
         return EncryptedSpool(max_memory=memory, max_size=largest,  # type: ignore[return-value]
                               tmp_dir=tmp_dir, refused=refused)
+
+
+class BodyPieces(io.RawIOBase):
+    """A request body of known length, read from the server 1 MiB at a time.
+
+    gunicorn receives up to 1 MiB per recv and copies what it keeps back on every smaller
+    read, so reading a 100 MiB upload in the form parser's 64 KiB steps copied it many
+    times over. This reads whole pieces and hands out slices of them as memoryviews, which
+    the parser copies into its own buffer anyway. A body that ends early is a
+    ClientDisconnected (400), as with Werkzeug's LimitedStream.
+    """
+
+    def __init__(self, source: IO[bytes], length: int) -> None:
+        super().__init__()
+        self._source = source
+        self._left = length
+        self._view = memoryview(b"")
+
+    def readable(self) -> bool:
+        """Always readable."""
+        return True
+
+    def _fill(self) -> bool:
+        if self._view or self._left <= 0:
+            return bool(self._view)
+        piece = self._source.read(min(READ_BUFFER, self._left))
+        if not piece:
+            raise ClientDisconnected()
+        self._left -= len(piece)
+        self._view = memoryview(piece)
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to `size` bytes (a memoryview slice); everything left as bytes when negative."""
+        if size is None or size < 0:
+            parts = []
+            while self._fill():
+                parts.append(bytes(self._view))
+                self._view = memoryview(b"")
+            return b"".join(parts)
+        if not size or not self._fill():
+            return b""
+        out, self._view = self._view[:size], self._view[size:]
+        return out  # type: ignore[return-value]
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into a buffer (for io wrappers)."""
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def streams_to(sink: Callable[[dict[str, Any]], Any]) -> Callable[[F], F]:

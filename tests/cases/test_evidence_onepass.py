@@ -25,6 +25,7 @@ from caseapp.cases import evidence
 from caseapp.cases.models import LAYOUT_ROW_ID, LAYOUT_STORED_NAME, Case, Evidence
 from caseapp.crypto import SealingFile, spool
 from caseapp.extensions import db
+from tests import factories
 
 from .conftest import World, login, new_case, post, ring, user
 
@@ -131,6 +132,27 @@ def test_bad_csrf_token_leaves_no_file(app: Flask, client: FlaskClient, world: W
     resp = client.post(f"/staff/cases/{case_id}/evidence",
                        data={"csrf_token": "forged", "e-file": (io.BytesIO(PAYLOAD), "x.bin")},
                        content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert len(sinks) == 1 and not sinks[0].exists() and _store_names(app) == []
+
+
+def test_upload_cut_off_mid_body_leaves_nothing(app: Flask, client: FlaskClient, world: World,
+                                                sinks: list[Path]) -> None:
+    """The connection drops half-way through the file: 400, the partial file is deleted."""
+    from caseapp.tips.uploads import READ_BUFFER
+
+    with app.app_context():
+        case_id, _ = new_case(world)
+    login(client, "inv_h")
+    c = f"/staff/cases/{case_id}"
+    token = factories.csrf_token(client, c)
+    boundary = "cutOffBoundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+            f'{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name="e-file"; '
+            f'filename="scan.bin"\r\n\r\n').encode() + PAYLOAD
+    resp = client.post(f"{c}/evidence", input_stream=io.BytesIO(body[: 2 * READ_BUFFER]),
+                       content_length=len(body) + 40,
+                       content_type=f"multipart/form-data; boundary={boundary}")
     assert resp.status_code == 400
     assert len(sinks) == 1 and not sinks[0].exists() and _store_names(app) == []
 
