@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     """Set up, measure, print; exit 1 on a miss only with --strict."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     from tests.e2e.prodshape import free_port, production_shape, shape_env
