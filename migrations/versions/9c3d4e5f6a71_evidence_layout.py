@@ -6,7 +6,8 @@ Create Date: 2026-11-23 00:00:00
 
 Evidence stored before this revision keeps layout 1 (content bound to the row id); uploads
 from now on are encrypted into the store while the request is parsed, before the row has an
-id, so their content is bound to the case and the stored name (layout 2).
+id, so their content is bound to the case and the stored name (layout 2). Downgrading would make
+those files unreadable, so it is refused while any exist.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -26,5 +27,12 @@ def upgrade():
 
 
 def downgrade():
+    newer = op.get_bind().execute(
+        sa.text("SELECT count(*) FROM case_evidence WHERE layout <> 1")).scalar()
+    if newer:
+        raise RuntimeError(
+            f"{newer} evidence file(s) are bound to their stored name (layout 2) and could "
+            "not be opened after this downgrade; restore a backup from before the upgrade "
+            "instead")
     with op.batch_alter_table('case_evidence', schema=None) as batch_op:
         batch_op.drop_column('layout')

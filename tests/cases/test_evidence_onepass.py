@@ -253,3 +253,27 @@ def test_purge_removes_orphaned_evidence_files_only(app: Flask, world: World) ->
     assert out.exit_code == 0, out.output
     assert "orphaned files removed: 1" in out.output
     assert sorted(_store_names(app)) == sorted([kept, young.name])
+
+
+def test_downgrade_is_refused_while_name_bound_evidence_exists(app: Flask, world: World,
+                                                               backend: str) -> None:
+    """Going below the layout migration would strand new evidence: refused, nothing dropped."""
+    from flask_migrate import downgrade, stamp
+    from sqlalchemy import inspect
+
+    if backend != "sqlite":
+        pytest.skip("stamps the test schema with Alembic; one backend shows the guard")
+    with app.app_context():
+        case_id, _ = new_case(world)
+        case = db.session.get(Case, case_id)
+        assert case is not None
+        evidence.add_evidence(case, ring(world.inv_h), user(world.inv_h), "n.txt", "text/plain",
+                              io.BytesIO(b"new layout"))
+        db.session.remove()
+        stamp()
+        with pytest.raises(SystemExit):
+            downgrade(revision="7b1c2d3e4f50")
+        db.session.remove()
+        columns = {c["name"] for c in inspect(db.engine).get_columns("case_evidence")}
+        assert "layout" in columns
+        assert db.session.scalar(select(Evidence.layout)) == LAYOUT_STORED_NAME
