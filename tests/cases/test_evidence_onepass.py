@@ -37,6 +37,18 @@ def _store_names(app: Flask) -> list[str]:
         return evidence.store().names()
 
 
+def _nothing_kept(app: Flask) -> None:
+    """No file in the evidence store and no evidence row."""
+    assert _store_names(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(Evidence)) is None
+
+
+def _opened_then_deleted(app: Flask, sinks: list[Path]) -> None:
+    """The upload path opened exactly one file, and nothing of it is left in the store."""
+    assert len(sinks) == 1 and not sinks[0].exists() and _store_names(app) == []
+
+
 def _upload(client: FlaskClient, case_id: int, data: bytes = PAYLOAD, **extra: Any) -> Any:
     c = f"/staff/cases/{case_id}"
     return post(client, f"{c}/evidence", {"e-file": (io.BytesIO(data), "scan.bin"), **extra},
@@ -118,9 +130,8 @@ def test_closed_case_opens_no_file(app: Flask, client: FlaskClient, world: World
         db.session.commit()
     login(client, "inv_h")
     assert _upload(client, case_id).status_code in (303, 400, 409)
-    assert sinks == [] and _store_names(app) == []
-    with app.app_context():
-        assert db.session.scalar(select(Evidence)) is None
+    assert sinks == []
+    _nothing_kept(app)
 
 
 def test_bad_csrf_token_leaves_no_file(app: Flask, client: FlaskClient, world: World,
@@ -133,7 +144,7 @@ def test_bad_csrf_token_leaves_no_file(app: Flask, client: FlaskClient, world: W
                        data={"csrf_token": "forged", "e-file": (io.BytesIO(PAYLOAD), "x.bin")},
                        content_type="multipart/form-data")
     assert resp.status_code == 400
-    assert len(sinks) == 1 and not sinks[0].exists() and _store_names(app) == []
+    _opened_then_deleted(app, sinks)
 
 
 def test_upload_cut_off_mid_body_leaves_nothing(app: Flask, client: FlaskClient, world: World,
@@ -154,7 +165,7 @@ def test_upload_cut_off_mid_body_leaves_nothing(app: Flask, client: FlaskClient,
                        content_length=len(body) + 40,
                        content_type=f"multipart/form-data; boundary={boundary}")
     assert resp.status_code == 400
-    assert len(sinks) == 1 and not sinks[0].exists() and _store_names(app) == []
+    _opened_then_deleted(app, sinks)
 
 
 def test_failure_after_the_file_is_written_leaves_nothing(app: Flask, client: FlaskClient,
@@ -171,9 +182,8 @@ def test_failure_after_the_file_is_written_leaves_nothing(app: Flask, client: Fl
     monkeypatch.setattr(evidence, "audit", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     assert _upload(client, case_id).status_code == 500
-    assert len(sinks) == 1 and not sinks[0].exists() and _store_names(app) == []
-    with app.app_context():
-        assert db.session.scalar(select(Evidence)) is None
+    _opened_then_deleted(app, sinks)
+    _nothing_kept(app)
 
 
 def test_empty_file_is_refused_and_removed(app: Flask, client: FlaskClient, world: World,
@@ -183,9 +193,8 @@ def test_empty_file_is_refused_and_removed(app: Flask, client: FlaskClient, worl
         case_id, _ = new_case(world)
     login(client, "inv_h")
     _upload(client, case_id, b"")
-    assert _store_names(app) == [] and all(not p.exists() for p in sinks)
-    with app.app_context():
-        assert db.session.scalar(select(Evidence)) is None
+    assert all(not p.exists() for p in sinks)
+    _nothing_kept(app)
 
 
 def test_swapped_stored_names_are_detected(app: Flask, world: World) -> None:
